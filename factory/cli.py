@@ -1,0 +1,71 @@
+"""The `factory` command. Thin: each command loads a config and calls the library.
+
+A user mistake prints one `error:` line and exits 1; Ctrl-C keeps what finished and exits 130.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from factory.errors import FactoryError
+
+OVERRIDE_HELP = "Override a config value, e.g. --set sampling.n=8 (repeatable)."
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _guarded(work: Callable[[], Any]) -> Any:
+    try:
+        return work()
+    except FactoryError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished work is saved; run the same command again to continue", err=True)
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="factory")
+def main() -> None:
+    """Distillation data factory: sample teacher traces, keep the verified ones, write Parquet shards."""
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
+def run(config_path: str, overrides: tuple[str, ...]) -> None:
+    """Generate, verify and package: problems in, Parquet shards out.
+
+    Running the same command again reuses every finished sample.
+    """
+    from factory.config import RunConfig, load_config
+    from factory.run import run as run_pipeline
+
+    def work() -> None:
+        config = load_config(RunConfig, config_path, overrides)
+        summary = run_pipeline(config, _log)
+        click.echo("\n".join(summary.lines()))
+
+    _guarded(work)
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
+def sft(config_path: str, overrides: tuple[str, ...]) -> None:
+    """Train a student on a run's shards with TRL's SFTTrainer (completion-only loss)."""
+    from factory.config import SFTRunConfig, load_config
+    from factory.sft import train
+
+    _guarded(lambda: train(load_config(SFTRunConfig, config_path, overrides), _log))
+
+
+if __name__ == "__main__":
+    main()

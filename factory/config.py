@@ -1,0 +1,321 @@
+"""Run and SFT configuration: dataclasses with defaults < YAML file < `--set key=value` overrides.
+
+Validation happens on load. Every mistake is one `FactoryError` line naming the file, line and key,
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from factory.errors import FactoryError
+
+EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+
+
+@dataclass
+class FieldsConfig:
+    """Which input column holds what. `id: null` derives a stable id from the problem text."""
+
+    id: str | None = "id"
+    problem: str = "problem"
+    answer: str = "answer"
+
+
+@dataclass
+class ProblemsConfig:
+    paths: list[str] = field(default_factory=list)
+    format: str = "auto"
+    fields: FieldsConfig = field(default_factory=FieldsConfig)
+    limit_per_file: int | None = None
+
+    def validate(self) -> None:
+        _check(bool(self.paths), "paths", "must list at least one JSONL, CSV or Parquet file")
+        _choice("format", self.format, ("auto", "jsonl", "csv", "parquet"))
+        _check(self.limit_per_file is None or self.limit_per_file > 0, "limit_per_file", "must be > 0")
+
+
+@dataclass
+class PromptConfig:
+    template: str = "boxed_cot"  # a name under prompts/ or a path to a template file
+
+
+@dataclass
+class SamplingConfig:
+    """Generation settings, named as in vLLM's SamplingParams and the OpenAI API."""
+
+    n: int = 4
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        _check(self.n >= 1, "n", f"must be >= 1, got {self.n}")
+        _check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
+        _check(0 < self.top_p <= 1, "top_p", f"must be in (0, 1], got {self.top_p}")
+        _check(self.max_tokens >= 1, "max_tokens", f"must be >= 1, got {self.max_tokens}")
+
+
+@dataclass
+class TeacherConfig:
+    backend: str = "vllm"
+    model: str = EMBEDDED_MODEL  # a local folder, a model id vLLM can load, or the name an HTTP server serves
+    # Offline vLLM.
+    max_model_len: int = 2048
+    enforce_eager: bool = True
+    dtype: str = "auto"  # float32 on CPUs without native bf16 (no AVX512-BF16/AMX): bf16 is ~3x slower there
+    window: int = 1024  # problems handed to the engine at once; finished windows survive a crash
+    engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to vllm.LLM
+    # OpenAI-compatible HTTP.
+    base_url: str | None = None
+    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    endpoint: str = "chat"
+    max_concurrency: int = 16
+    request_timeout_s: float = 600.0
+    max_retries: int = 5
+    # Extra request fields; `return_token_ids: true` gives per-sample token counts from a vLLM server when n > 1.
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        _choice("backend", self.backend, ("vllm", "http"))
+        _choice("endpoint", self.endpoint, ("chat", "completions"))
+        _check(self.window >= 1, "window", "must be >= 1")
+        _check(self.max_concurrency >= 1, "max_concurrency", "must be >= 1")
+        _check(self.max_retries >= 0, "max_retries", "must be >= 0")
+        _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")
+        if self.backend == "http":
+            _check(
+                bool(self.base_url),
+                "base_url",
+                "is required when backend is http (e.g. http://127.0.0.1:8000/v1)",
+            )
+            _check(self.model != EMBEDDED_MODEL, "model", "must be the model name the HTTP server serves")
+
+
+@dataclass
+class RejectConfig:
+    answer_patterns: list[str] = field(default_factory=list)  # regexes tried when there is no \boxed{}
+    keep_truncated: bool = False  # finish_reason == "length" is rejected as `truncated` unless set
+    timeout_s: float = 5.0
+
+    def validate(self) -> None:
+        import re
+
+        for index, pattern in enumerate(self.answer_patterns):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise _FieldError(f"answer_patterns[{index}]", f"is not a valid regex: {error}") from None
+        _check(self.timeout_s > 0, "timeout_s", "must be > 0")
+
+
+@dataclass
+class PackageConfig:
+    rows_per_shard: int = 50_000
+    compression: str = "zstd"
+
+    def validate(self) -> None:
+        _check(self.rows_per_shard >= 1, "rows_per_shard", "must be >= 1")
+        _choice("compression", self.compression, ("zstd", "snappy", "gzip", "none"))
+
+
+@dataclass
+class RunConfig:
+    run_dir: str = "runs/default"
+    problems: ProblemsConfig = field(default_factory=ProblemsConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    reject: RejectConfig = field(default_factory=RejectConfig)
+    package: PackageConfig = field(default_factory=PackageConfig)
+
+
+@dataclass
+class SFTRunConfig:
+    """`factory sft`: a student trained on a run's shards. `training` goes to TRL's SFTConfig as is."""
+
+    data_dir: str = "runs/quickstart/shards"
+    model: str = EMBEDDED_MODEL
+    output_dir: str = "runs/quickstart/student"
+    max_length: int = 1024
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        _check(self.max_length >= 16, "max_length", "must be >= 16")
+        for reserved in ("output_dir", "max_length"):
+            _check(reserved not in self.training, f"training.{reserved}", f"set it as top-level `{reserved}`")
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+C = TypeVar("C")
+
+
+class _FieldError(Exception):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise _FieldError(key, message)
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    _check(value in allowed, key, f"must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def load_config(cls: type[C], path: str | Path, overrides: typing.Sequence[str] = ()) -> C:
+    """Read a YAML config into `cls`, apply `key.sub=value` overrides, and validate everything."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise FactoryError(f"{path}: cannot read config ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise FactoryError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(data, dict):
+        raise FactoryError(f"{path}: a config must be a mapping of keys to values")
+    origins = {key: f"{path}:{line}" for key, line in lines.items()}
+    for override in overrides:
+        key, value = _parse_override(override)
+        _set_dotted(data, key, value)
+        origins[key] = f"--set {key}"
+    return build(cls, data, origins, default_origin=str(path))
+
+
+def build(
+    cls: type[C], data: dict[str, Any], origins: dict[str, str] | None = None, default_origin: str = "config"
+) -> C:
+    """Validate a plain mapping into `cls`; errors name the origin of the offending key."""
+    origins = origins or {}
+
+    def where(key: str) -> str:
+        parts = key.split(".")
+        for end in range(len(parts), 0, -1):
+            origin = origins.get(".".join(parts[:end]))
+            if origin:
+                return origin
+        return default_origin
+
+    try:
+        return _build(cls, data, "")
+    except _FieldError as error:
+        raise FactoryError(f"{where(error.key)}: {error.key} {error}") from None
+
+
+def _build(cls: type[C], data: Any, prefix: str) -> C:
+    if not isinstance(data, dict):
+        raise _FieldError(prefix.rstrip("."), f"must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise _FieldError(
+            prefix + str(unknown[0]), f"is not a known key; valid keys here: {', '.join(sorted(known))}"
+        )
+    values = {name: _coerce(hints[name], value, prefix + name) for name, value in data.items()}
+    instance = cls(**values)
+    validate = getattr(instance, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except _FieldError as error:
+            raise _FieldError(prefix + error.key, str(error)) from None
+    return instance
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value if value is not None else {}, key + ".")
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if value is None:
+            return None
+        return _coerce(options[0], value, key)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, (str, int, float)):
+            value = [value]  # `stop: "###"` means a list of one
+        if not isinstance(value, list):
+            raise _FieldError(key, f"must be a list, got {type(value).__name__}")
+        return [_coerce(item, element, f"{key}[{index}]") for index, element in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _FieldError(key, f"must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _FieldError(key, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _FieldError(key, f"must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _FieldError(key, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise _FieldError(key, f"must be a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"config type {hint} for {key} is not supported")  # a programming error, not the user's
+
+
+def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = prefix + str(key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            lines.update(_key_lines(value_node, key + "."))
+    return lines
+
+
+def _parse_override(override: str) -> tuple[str, Any]:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise FactoryError(f"--set {override}: expected KEY=VALUE, e.g. --set sampling.n=8")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise FactoryError(f"--set {key}: {part} is not a section")
+        node = child
+    node[last] = value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def dump(config: Any) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)

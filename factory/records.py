@@ -1,0 +1,68 @@
+"""The typed records that stages exchange: problems → samples → verdicts (→ shards).
+
+Each record round-trips through a plain dict (`to_dict` / `from_dict`) so that stages meet on disk as
+JSON lines and never share objects in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+Message = dict[str, str]
+
+R = TypeVar("R", bound="_Record")
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[R], row: dict[str, Any]) -> R:
+        return cls(**row)
+
+
+@dataclass(slots=True)
+class Problem(_Record):
+    id: str
+    problem: str
+    answer: str
+    source: str  # "file:line" the row came from, for error messages and provenance
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Sample(_Record):
+    """One teacher completion for one problem."""
+
+    problem_id: str
+    sample_index: int
+    messages: list[Message]
+    prompt_text: str | None  # the raw prompt, for teachers driven through /v1/completions
+    prompt_template: str
+    prompt_hash: str
+    text: str
+    reasoning: str | None  # the chain of thought when the server returns it separately
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    teacher_backend: str
+    teacher_model: str
+    sampling: dict[str, Any]
+    latency_s: float
+
+
+@dataclass(slots=True)
+class SampleVerdict(_Record):
+    """The reject stage's decision on one sample."""
+
+    problem_id: str
+    sample_index: int
+    status: str  # correct | incorrect | cannot_tell
+    reason: str
+    kept: bool
+    extracted: str | None
+    gold: str
+    verifier: str

@@ -1,0 +1,68 @@
+"""Stage 3: samples → verdicts. Each sample passes through small filters in order; the first that drops it
+gives the reason. The stage, not the filters, counts what was kept and dropped by reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from factory.config import RejectConfig
+from factory.records import Sample, SampleVerdict
+from filters import Status, Verdict, check_answer, extract_answer
+
+
+class TruncationFilter:
+    """Drops samples the engine cut off at max_tokens: their reasoning never finished."""
+
+    def drop_reason(self, sample: Sample) -> str | None:
+        return "truncated" if sample.finish_reason == "length" else None
+
+
+class AnswerFilter:
+    """Keeps a sample only when its final answer is verified equal to the gold answer."""
+
+    def __init__(self, patterns: tuple[str, ...], timeout_s: float) -> None:
+        self._patterns = patterns
+        self._timeout_s = timeout_s
+
+    def verdict(self, sample: Sample, gold: str) -> Verdict:
+        answer = extract_answer(sample.text, self._patterns)
+        if answer is None:
+            return Verdict(Status.CANNOT_TELL, "no_answer", None)
+        return check_answer(gold, answer, timeout_s=self._timeout_s)
+
+
+@dataclass
+class RejectStats:
+    samples: int = 0
+    kept: int = 0
+    dropped_by_reason: Counter[str] = field(default_factory=Counter)
+
+
+def judge(
+    samples: Iterable[Sample], gold: Mapping[str, str], config: RejectConfig, stats: RejectStats
+) -> Iterator[SampleVerdict]:
+    truncation = None if config.keep_truncated else TruncationFilter()
+    answers = AnswerFilter(tuple(config.answer_patterns), config.timeout_s)
+    for sample in samples:
+        verdict = answers.verdict(sample, gold[sample.problem_id])
+        reason = truncation.drop_reason(sample) if truncation else None
+        if reason is None:
+            reason = verdict.reason if not verdict.correct else None
+        kept = reason is None
+        stats.samples += 1
+        if kept:
+            stats.kept += 1
+        else:
+            stats.dropped_by_reason[reason] += 1  # type: ignore[index]
+        yield SampleVerdict(
+            problem_id=sample.problem_id,
+            sample_index=sample.sample_index,
+            status=str(verdict.status),
+            reason=verdict.reason if kept else reason,  # type: ignore[arg-type]
+            kept=kept,
+            extracted=verdict.answer,
+            gold=gold[sample.problem_id],
+            verifier=verdict.verifier,
+        )

@@ -1,0 +1,94 @@
+"""Files on disk between stages: atomic writes, JSON lines, and stage-completion markers.
+
+Every file is written to a temporary name and renamed into place, so a crash never leaves a torn file
+under a name a later run would read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed onto it when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+@contextmanager
+def atomic_open(path: Path) -> Iterator[IO[str]]:
+    with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with atomic_open(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def write_json(path: Path, data: Any) -> None:
+    with atomic_open(path) as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
+        handle.write("\n")
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short hash of JSON-able values: what a stage's output depends on."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class StageMarkers:
+    """`run_dir/stages/NAME.done` holds the fingerprint of the inputs a finished stage consumed."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self._dir = run_dir / "stages"
+
+    def is_done(self, name: str, inputs: str) -> bool:
+        marker = self._dir / f"{name}.done"
+        return marker.exists() and marker.read_text().strip() == inputs
+
+    def mark_done(self, name: str, inputs: str) -> None:
+        with atomic_open(self._dir / f"{name}.done") as handle:
+            handle.write(inputs + "\n")
+
+    def clear(self, name: str) -> None:
+        (self._dir / f"{name}.done").unlink(missing_ok=True)
+
+
+def run_once(markers: StageMarkers, name: str, inputs: str, work: Callable[[], None]) -> bool:
+    """Run `work` unless the stage already finished on the same inputs. Returns whether it ran."""
+    if markers.is_done(name, inputs):
+        return False
+    markers.clear(name)
+    work()
+    markers.mark_done(name, inputs)
+    return True

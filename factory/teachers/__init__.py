@@ -1,0 +1,54 @@
+"""Teachers: the engines that sample reasoning traces, behind one small interface.
+
+`make_teacher(config)` picks the backend named in `teacher.backend`. Engines import lazily, so
+`import factory` never pulls in vllm or torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from factory.config import SamplingConfig, TeacherConfig
+from factory.errors import FactoryError
+from factory.prompts import PromptTemplate
+from factory.records import Problem, Sample
+
+Log = Callable[[str], None]
+
+
+class Teacher(Protocol):
+    backend: str
+    model: str
+
+    def generate(
+        self, problems: Sequence[Problem], template: PromptTemplate, sampling: SamplingConfig
+    ) -> Iterator[list[Sample]]:
+        """Yield the `sampling.n` samples of each problem as each problem completes, in any order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def make_teacher(config: TeacherConfig, sampling: SamplingConfig, log: Log) -> Teacher:
+    if config.backend == "vllm":
+        from factory.teachers.vllm_offline import VLLMTeacher
+
+        return VLLMTeacher(config, sampling, log)
+    if config.backend == "http":
+        from factory.teachers.http import HTTPTeacher
+
+        return HTTPTeacher(config, log)
+    raise FactoryError(f"teacher.backend: unknown backend {config.backend!r}; choose vllm or http")
+
+
+def sampling_record(sampling: SamplingConfig) -> dict[str, Any]:
+    """The sampling parameters as recorded with each sample (vLLM / OpenAI names)."""
+    return {
+        "n": sampling.n,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "seed": sampling.seed,
+        "stop": list(sampling.stop),
+    }

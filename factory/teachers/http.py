@@ -1,0 +1,256 @@
+"""The HTTP teacher: any OpenAI-compatible server (`vllm serve`, a hosted API).
+
+One request per problem carries `n`; requests run concurrently on an asyncio loop in a helper thread, up to
+`max_concurrency` at once, and each problem's samples are yielded as soon as its request completes.
+429, 5xx, timeouts and connection errors are retried with exponential backoff, honouring `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from factory.config import SamplingConfig, TeacherConfig
+from factory.errors import FactoryError
+from factory.prompts import PromptTemplate
+from factory.records import Problem, Sample
+from factory.teachers import Log, sampling_record
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+RETRY_AFTER_CAP_S = 600.0
+
+
+class RequestFailed(Exception):
+    def __init__(self, problem: Problem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class HTTPTeacher:
+    backend = "http"
+
+    def __init__(self, config: TeacherConfig, log: Log) -> None:
+        assert config.base_url  # validated with the config
+        self.model = config.model
+        self._config = config
+        self._log = log
+        self._url = config.base_url.rstrip("/") + (
+            "/chat/completions" if config.endpoint == "chat" else "/completions"
+        )
+        self._headers = {}
+        if config.api_key_env:
+            key = os.environ.get(config.api_key_env)
+            if not key:
+                raise FactoryError(
+                    f"teacher.api_key_env: the environment variable {config.api_key_env} is not set; "
+                    "export it with the API key (the key itself never goes in a config file)"
+                )
+            self._headers["Authorization"] = f"Bearer {key}"
+
+    def generate(
+        self, problems: Sequence[Problem], template: PromptTemplate, sampling: SamplingConfig
+    ) -> Iterator[list[Sample]]:
+        results: queue.Queue[list[Sample] | RequestFailed | None] = queue.Queue()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=lambda: asyncio.run(self._run(problems, template, sampling, results, stop)),
+            name="factory-http",
+            daemon=True,
+        )
+        thread.start()
+        failures: list[RequestFailed] = []
+        try:
+            while (item := results.get()) is not None:
+                if isinstance(item, RequestFailed):
+                    failures.append(item)
+                else:
+                    yield item
+        finally:
+            stop.set()  # the consumer stopped early (an error, Ctrl-C): let the loop wind down
+            thread.join(timeout=5)
+        if failures:
+            raise FactoryError(
+                f"{len(failures)} of {len(problems)} problems failed against {self._url} "
+                f"(first: {failures[0].problem.id}: {failures[0]}); finished problems are saved, re-run to retry the rest"
+            )
+
+    async def _run(
+        self,
+        problems: Sequence[Problem],
+        template: PromptTemplate,
+        sampling: SamplingConfig,
+        results: queue.Queue[Any],
+        stop: threading.Event,
+    ) -> None:
+        config = self._config
+        limits = httpx.Limits(
+            max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
+        )
+        semaphore = asyncio.Semaphore(config.max_concurrency)
+        try:
+            async with httpx.AsyncClient(
+                timeout=config.request_timeout_s, limits=limits, headers=self._headers
+            ) as client:
+
+                async def one(problem: Problem) -> None:
+                    async with semaphore:
+                        if stop.is_set():
+                            return
+                        try:
+                            results.put(await self._sample(client, problem, template, sampling))
+                        except RequestFailed as failure:
+                            results.put(failure)
+
+                await asyncio.gather(*(one(problem) for problem in problems))
+        finally:
+            results.put(None)
+
+    async def _sample(
+        self, client: httpx.AsyncClient, problem: Problem, template: PromptTemplate, sampling: SamplingConfig
+    ) -> list[Sample]:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+            **self._config.extra_body,
+        }
+        if sampling.stop:
+            payload["stop"] = list(sampling.stop)
+        if sampling.seed is not None:
+            payload["seed"] = sampling.seed
+        messages = template.messages(problem.problem)
+        prompt_text = None
+        if self._config.endpoint == "chat":
+            payload["messages"] = messages
+        else:
+            prompt_text = template.completion_text(problem.problem)
+            payload["prompt"] = prompt_text
+        started = time.monotonic()
+        body = await self._post(client, problem, payload)
+        latency = round(time.monotonic() - started, 3)
+        try:
+            return self._samples(problem, template, sampling, messages, prompt_text, body, latency)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise RequestFailed(problem, f"unexpected response shape ({error!r})") from None
+
+    async def _post(
+        self, client: httpx.AsyncClient, problem: Problem, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        attempts = self._config.max_retries + 1
+        last_error = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            try:
+                response = await client.post(self._url, json=payload)
+            except httpx.TimeoutException:
+                last_error = f"timed out after {self._config.request_timeout_s:g} s"
+            except httpx.TransportError as error:
+                last_error = f"connection failed ({type(error).__name__}: {error})"
+            else:
+                if response.status_code == 200:
+                    return response.json()
+                detail = _error_detail(response)
+                if response.status_code not in RETRYABLE_STATUS:
+                    hint = (
+                        " (check the key in teacher.api_key_env)"
+                        if response.status_code in (401, 403)
+                        else ""
+                    )
+                    raise RequestFailed(problem, f"HTTP {response.status_code}: {detail}{hint}")
+                last_error = f"HTTP {response.status_code}: {detail}"
+                retry_after = _retry_after_s(response.headers.get("retry-after"))
+            if attempt + 1 < attempts:
+                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1.0)
+                await asyncio.sleep(max(backoff, retry_after or 0.0))
+        raise RequestFailed(problem, f"gave up after {attempts} attempts; last: {last_error}")
+
+    def _samples(
+        self,
+        problem: Problem,
+        template: PromptTemplate,
+        sampling: SamplingConfig,
+        messages: list[dict[str, str]],
+        prompt_text: str | None,
+        body: dict[str, Any],
+        latency: float,
+    ) -> list[Sample]:
+        usage = body.get("usage") or {}
+        choices = sorted(body["choices"], key=lambda choice: choice.get("index", 0))
+        recorded = sampling_record(sampling)
+        samples = []
+        for position, choice in enumerate(choices):
+            if "message" in choice:
+                message = choice["message"]
+                text = message.get("content") or ""
+                reasoning = message.get("reasoning") or message.get("reasoning_content")
+            else:
+                text, reasoning = choice["text"], None
+            token_ids = choice.get("token_ids")
+            if token_ids is not None:
+                completion_tokens: int | None = len(token_ids)
+            elif len(choices) == 1:
+                completion_tokens = usage.get("completion_tokens")
+            else:  # usage only gives the total over n choices
+                completion_tokens = None
+            samples.append(
+                Sample(
+                    problem_id=problem.id,
+                    sample_index=int(choice.get("index", position)),
+                    messages=messages,
+                    prompt_text=prompt_text,
+                    prompt_template=template.name,
+                    prompt_hash=template.hash,
+                    text=text,
+                    reasoning=reasoning,
+                    finish_reason=choice.get("finish_reason"),
+                    prompt_tokens=usage.get("prompt_tokens"),
+                    completion_tokens=completion_tokens,
+                    teacher_backend=self.backend,
+                    teacher_model=self.model,
+                    sampling=recorded,
+                    latency_s=latency,
+                )
+            )
+        if len(samples) != sampling.n:
+            raise ValueError(f"asked for n={sampling.n} choices, got {len(samples)}")
+        return samples
+
+    def close(self) -> None:
+        pass
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        error = body.get("error", body) if isinstance(body, dict) else body
+        message = error.get("message", error) if isinstance(error, dict) else error
+        return str(message)[:300]
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)

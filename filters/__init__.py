@@ -1,0 +1,21 @@
+"""Answer extraction and verification for rejection sampling.
+
+>>> from filters import verify
+>>> verify("3/4", r"... therefore \\boxed{\\dfrac{3}{4}}").correct
+True
+"""
+
+from filters.extract import extract_answer, last_boxed
+from filters.verify import VERSION, ExactMatch, Status, SympyEquivalence, Verdict, check_answer, verify
+
+__all__ = [
+    "VERSION",
+    "ExactMatch",
+    "Status",
+    "SympyEquivalence",
+    "Verdict",
+    "check_answer",
+    "extract_answer",
+    "last_boxed",
+    "verify",
+]

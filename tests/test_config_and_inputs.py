@@ -1,0 +1,229 @@
+"""Config validation, problem readers and prompt templates, through the library and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from factory.cli import main
+from factory.config import ProblemsConfig, RunConfig, load_config
+from factory.errors import FactoryError
+from factory.problems import derive_id, read_problems
+from factory.prompts import load_template
+
+
+def write_config(tmp_path, text):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(main, list(map(str, args)))
+    return result.exit_code, result.output
+
+
+# --- config ---------------------------------------------------------------------------------------------
+
+
+def test_unknown_key_names_file_line_and_valid_keys(tmp_path):
+    path = write_config(tmp_path, "run_dir: x\nsampling:\n  n: 2\n  temprature: 0.5\n")
+    code, output = run_cli("run", path)
+    assert code == 1
+    assert output.startswith(f"error: {path}:4: sampling.temprature is not a known key")
+    assert "temperature" in output  # the valid keys are listed
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write_config(tmp_path, "problms: {}\n")
+    code, output = run_cli("run", path)
+    assert code == 1 and f"{path}:1: problms is not a known key" in output
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("sampling: {top_p: 3}\n", "sampling.top_p must be in (0, 1], got 3.0"),
+        ("sampling: {n: two}\n", "sampling.n must be an integer, got 'two'"),
+        ("sampling: {n: 0}\n", "sampling.n must be >= 1, got 0"),
+        ("teacher: {backend: ollama}\n", "teacher.backend must be one of vllm, http; got 'ollama'"),
+        ("teacher: {backend: http}\n", "teacher.base_url is required when backend is http"),
+        ("teacher: {enforce_eager: maybe}\n", "teacher.enforce_eager must be true or false"),
+        ("reject: {answer_patterns: ['(unclosed']}\n", "reject.answer_patterns[0] is not a valid regex"),
+        ("problems: {paths: []}\n", "problems.paths must list at least one"),
+    ],
+)
+def test_bad_values_say_what_is_allowed(tmp_path, yaml_text, message):
+    text = yaml_text if yaml_text.startswith("problems") else "problems: {paths: [a.jsonl]}\n" + yaml_text
+    path = write_config(tmp_path, text)
+    with pytest.raises(FactoryError) as error:
+        load_config(RunConfig, path)
+    assert message in str(error.value)
+
+
+def test_overrides_beat_the_file_and_defaults_fill_the_rest(tmp_path):
+    path = write_config(tmp_path, "problems: {paths: [a.jsonl]}\nsampling: {n: 2, temperature: 0.3}\n")
+    config = load_config(RunConfig, path, ["sampling.n=8", "teacher.window=16", "sampling.stop=['###']"])
+    assert (config.sampling.n, config.sampling.temperature, config.sampling.stop) == (8, 0.3, ["###"])
+    assert config.teacher.window == 16
+    assert config.sampling.top_p == 0.95  # default
+
+
+def test_bad_override_is_named(tmp_path):
+    path = write_config(tmp_path, "problems: {paths: [a.jsonl]}\n")
+    code, output = run_cli("run", path, "--set", "sampling.n=-1")
+    assert code == 1 and "error: --set sampling.n: sampling.n must be >= 1, got -1" in output
+    code, output = run_cli("run", path, "--set", "sampling.n")
+    assert code == 1 and "expected KEY=VALUE" in output
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    path = write_config(tmp_path, "sampling: [unclosed\n")
+    code, output = run_cli("run", path)
+    assert code == 1 and output.startswith(f"error: {path}:") and "not valid YAML" in output
+    code, output = run_cli("run", tmp_path / "missing.yaml")
+    assert code == 1 and "cannot read config" in output
+
+
+def test_shipped_configs_validate():
+    from factory.config import SFTRunConfig
+
+    for name in ("quickstart", "http"):
+        load_config(RunConfig, f"configs/{name}.yaml")
+    load_config(SFTRunConfig, "configs/sft.yaml")
+
+
+def test_import_and_help_stay_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, factory, factory.cli, factory.run; from click.testing import CliRunner; "
+        "CliRunner().invoke(factory.cli.main, ['--help']); "
+        "print(sorted(m for m in ('vllm', 'torch', 'trl', 'transformers', 'sympy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# --- problems -------------------------------------------------------------------------------------------
+
+
+def problems_config(path, **fields):
+    return ProblemsConfig(paths=[str(path)], **({"fields": fields["fields"]} if "fields" in fields else {}))
+
+
+def test_jsonl_csv_parquet_read_the_same_rows(tmp_path):
+    rows = [{"id": "a", "problem": "1+1?", "answer": "2"}, {"id": "b", "problem": "2+2?", "answer": 4}]
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text("id,problem,answer\na,1+1?,2\nb,2+2?,4\n")
+    parquet = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pylist([{**row, "answer": str(row["answer"])} for row in rows]), parquet)
+    for path in (jsonl, csv_path, parquet):
+        problems = list(read_problems(problems_config(path)))
+        assert [(p.id, p.problem, p.answer) for p in problems] == [("a", "1+1?", "2"), ("b", "2+2?", "4")]
+    assert list(read_problems(problems_config(csv_path)))[1].source == f"{csv_path}:3"
+
+
+def test_field_mapping_and_derived_ids(tmp_path):
+    from factory.config import FieldsConfig
+
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"question": "What is  6*7?", "gold": "42", "level": 1}) + "\n")
+    config = ProblemsConfig(
+        paths=[str(path)], fields=FieldsConfig(id=None, problem="question", answer="gold")
+    )
+    (problem,) = read_problems(config)
+    assert problem.id == derive_id("What is 6*7?")  # stable: whitespace-normalised text
+    assert problem.id == "p-" + __import__("hashlib").sha256(b"What is 6*7?").hexdigest()[:16]
+    assert problem.meta == {"level": 1}
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (
+            ['{"id": "a", "problem": "x", "answer": "1"}', '{"id": "b", "problem": "y"}'],
+            ":2: field 'answer' is missing",
+        ),
+        (['{"id": "a", "problem": "x", "answer": "1"}', "{not json"], ":2: not valid JSON"),
+        (['{"id": "a", "problem": "", "answer": "1"}'], ":1: field 'problem' is empty"),
+        (['{"id": "a", "problem": "x", "answer": [1]}'], ":1: field 'answer' must be text or a number"),
+        (
+            ['{"id": "a", "problem": "x", "answer": "1"}', '{"id": "a", "problem": "y", "answer": "2"}'],
+            ":2: id 'a' already used",
+        ),
+        (["[1, 2]"], ":1: expected a JSON object"),
+    ],
+)
+def test_malformed_rows_name_file_line_and_field(tmp_path, lines, message):
+    data = tmp_path / "bad.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    config = write_config(tmp_path, f"run_dir: {tmp_path / 'run'}\nproblems: {{paths: [{data}]}}\n")
+    code, output = run_cli("run", config)
+    assert code == 1
+    assert output.startswith(f"error: {data}{message}"), output
+    assert "Traceback" not in output
+
+
+def test_csv_row_with_extra_cells(tmp_path):
+    data = tmp_path / "bad.csv"
+    data.write_text("id,problem,answer\na,x,1\nb,y,2,oops\n")
+    with pytest.raises(FactoryError, match=r"bad.csv:3: the row has more cells"):
+        list(read_problems(problems_config(data)))
+
+
+def test_missing_file_and_unknown_suffix(tmp_path):
+    with pytest.raises(FactoryError, match="does not exist"):
+        list(read_problems(problems_config(tmp_path / "nope.jsonl")))
+    odd = tmp_path / "p.txt"
+    odd.write_text("x")
+    with pytest.raises(FactoryError, match="set problems.format"):
+        list(read_problems(problems_config(odd)))
+
+
+def test_shipped_problem_sets_are_well_formed():
+    config = ProblemsConfig(paths=["data/basic.jsonl", "data/arithmetic.jsonl", "data/word_problems.jsonl", "data/algebra.jsonl"])
+    problems = list(read_problems(config))
+    assert len(problems) >= 300
+    from filters.normalize import parse_number
+
+    assert all(parse_number(p.answer) is not None for p in problems)  # every gold is an exact number
+
+
+# --- prompts --------------------------------------------------------------------------------------------
+
+
+def test_default_template_renders_system_and_user_and_keeps_braces():
+    template = load_template("boxed_cot")
+    messages = template.messages(r"Compute $\frac{6}{3}$.")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert r"\boxed{}" in messages[0]["content"]
+    assert messages[1]["content"] == r"Compute $\frac{6}{3}$."
+    assert r"Problem: Compute $\frac{6}{3}$." in template.completion_text(r"Compute $\frac{6}{3}$.")
+    assert len(template.hash) == 16 and template.name == "boxed_cot"
+
+
+def test_template_hash_follows_the_text(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("user: 'Q: {problem}'\n")
+    first = load_template(str(path)).hash
+    path.write_text("user: 'Question: {problem}'\n")
+    assert load_template(str(path)).hash != first
+
+
+def test_bad_templates(tmp_path):
+    with pytest.raises(FactoryError, match="available in prompts/: answer_line, boxed_cot"):
+        load_template("nonexistent")
+    path = tmp_path / "t.yaml"
+    path.write_text("user: 'no placeholder'\n")
+    with pytest.raises(FactoryError, match=r"must contain the placeholder \{problem\}"):
+        load_template(str(path))

@@ -1,0 +1,236 @@
+"""The `http` teacher against a real vLLM OpenAI server on 127.0.0.1, started here.
+
+Faults a healthy server will not produce on demand (429 with Retry-After, a 503 storm) come from a small
+proxy in front of the real server; everything else reaches vLLM unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from factory.cli import main
+from factory.config import SamplingConfig, TeacherConfig, build
+from factory.errors import FactoryError
+from factory.problems import read_problems
+from factory.prompts import load_template
+from factory.teachers import make_teacher
+
+pytestmark = pytest.mark.engine
+
+SERVED_NAME = "smollm2"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(embedded_model, tmp_path_factory):
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "vllm.log"
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(embedded_model), "--served-model-name", SERVED_NAME,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--enforce-eager", "--max-model-len", "1024", "--seed", "0", "--dtype", "float32",
+    ]  # fmt: skip
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_LOGGING_LEVEL": "WARNING"}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 400
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"vllm server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"vllm server did not come up in 400 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class FaultProxy:
+    """Forwards to the real server, except that the first `faults` POSTs get `status` (with Retry-After)."""
+
+    def __init__(
+        self, upstream: str, faults: int = 0, status: int = 429, retry_after: str | None = "1"
+    ) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.faults, self.status, self.retry_after = faults, status, retry_after
+        self.posts: list[float] = []
+        self.auth_headers: list[str | None] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with threading.Lock():
+                    proxy.posts.append(time.monotonic())
+                    proxy.auth_headers.append(self.headers.get("authorization"))
+                    fault = len(proxy.posts) <= proxy.faults
+                if fault:
+                    payload = b'{"error": {"message": "injected fault"}}'
+                    self.send_response(proxy.status)
+                    if proxy.retry_after is not None:
+                        self.send_header("Retry-After", proxy.retry_after)
+                else:
+                    upstream = httpx.post(
+                        proxy.upstream + self.path.removeprefix("/v1"),
+                        content=body,
+                        headers={"content-type": "application/json"},
+                        timeout=600,
+                    )
+                    payload = upstream.content
+                    self.send_response(upstream.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def teacher_config(base_url: str, **overrides) -> TeacherConfig:
+    data = {
+        "backend": "http",
+        "base_url": base_url,
+        "model": SERVED_NAME,
+        "extra_body": {"return_token_ids": True},
+    }
+    return build(TeacherConfig, data | overrides)
+
+
+def problems(limit: int):
+    from factory.config import ProblemsConfig
+
+    return list(read_problems(ProblemsConfig(paths=["data/arithmetic.jsonl"], limit_per_file=limit)))
+
+
+SAMPLING = SamplingConfig(n=2, temperature=0.7, max_tokens=48)
+TEMPLATE = load_template("boxed_cot")
+
+
+def generate_all(config: TeacherConfig, limit: int = 3):
+    teacher = make_teacher(config, SAMPLING, log=lambda message: None)
+    return [sample for samples in teacher.generate(problems(limit), TEMPLATE, SAMPLING) for sample in samples]
+
+
+def test_chat_endpoint_returns_n_samples_per_problem(server):
+    samples = generate_all(teacher_config(server))
+    assert len(samples) == 6
+    assert sorted((s.problem_id, s.sample_index) for s in samples) == sorted(
+        (p.id, i) for p in problems(3) for i in range(2)
+    )
+    for sample in samples:
+        assert sample.text and sample.finish_reason in ("stop", "length")
+        assert sample.prompt_tokens > 20 and 0 < sample.completion_tokens <= 48
+        assert (sample.teacher_backend, sample.teacher_model) == ("http", SERVED_NAME)
+        assert sample.messages[1]["content"].startswith("Compute") and sample.prompt_text is None
+        assert sample.latency_s > 0 and sample.sampling["max_tokens"] == 48
+
+
+def test_completions_endpoint_for_raw_prompt_teachers(server):
+    samples = generate_all(teacher_config(server, endpoint="completions"), limit=2)
+    assert len(samples) == 4
+    assert all(s.prompt_text.startswith("Solve the problem step by step") for s in samples)
+    assert all(s.text and s.completion_tokens for s in samples)
+
+
+def test_429_is_retried_after_retry_after(server):
+    proxy = FaultProxy(server, faults=2, status=429, retry_after="1")
+    try:
+        started = time.monotonic()
+        samples = generate_all(teacher_config(proxy.base_url, max_concurrency=1), limit=1)
+    finally:
+        proxy.close()
+    assert len(samples) == 2
+    assert len(proxy.posts) == 3  # two refusals, then the real answer
+    assert (
+        proxy.posts[1] - proxy.posts[0] >= 0.95 and proxy.posts[2] - proxy.posts[1] >= 0.95
+    )  # Retry-After: 1
+    assert time.monotonic() - started >= 2
+
+
+def test_persistent_5xx_gives_up_with_a_clear_error(server):
+    proxy = FaultProxy(server, faults=100, status=503, retry_after=None)
+    try:
+        with pytest.raises(
+            FactoryError, match=r"1 of 1 problems failed .* gave up after 2 attempts; last: HTTP 503"
+        ):
+            generate_all(teacher_config(proxy.base_url, max_retries=1), limit=1)
+    finally:
+        proxy.close()
+
+
+def test_unknown_model_is_not_retried(server):
+    with pytest.raises(FactoryError, match="HTTP 404"):
+        generate_all(teacher_config(server, model="no-such-model", max_retries=3), limit=1)
+
+
+def test_factory_run_over_http_with_an_api_key_that_is_never_written(server, tmp_path, monkeypatch):
+    secret = "sk-test-" + "7" * 24
+    monkeypatch.setenv("FACTORY_TEST_KEY", secret)
+    proxy = FaultProxy(server)
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 4}\n"
+        f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, "
+        "api_key_env: FACTORY_TEST_KEY, extra_body: {return_token_ids: true}}\n"
+        "sampling: {n: 2, max_tokens: 64}\n"
+    )
+    try:
+        result = CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        proxy.close()
+    assert result.exit_code == 0, result.output
+    assert "pass rate" in result.output
+    assert set(proxy.auth_headers) == {f"Bearer {secret}"}  # the key reached the server...
+    for path in Path(run_dir).rglob("*"):  # ...and no file of the run holds it
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert secret not in result.output
+    assert len(list((run_dir / "samples").glob("part-*.jsonl"))) == 1
+    # The run's config snapshot names the variable, not the key.
+    assert "api_key_env: FACTORY_TEST_KEY" in (run_dir / "config.yaml").read_text()
+
+
+def test_missing_api_key_variable_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("FACTORY_TEST_MISSING", raising=False)
+    config = teacher_config("http://127.0.0.1:9/v1", api_key_env="FACTORY_TEST_MISSING")
+    with pytest.raises(FactoryError, match="FACTORY_TEST_MISSING is not set"):
+        make_teacher(config, SAMPLING, log=lambda message: None)
