@@ -136,7 +136,12 @@ def write(name: str, rows: Iterator[tuple[str, str]]) -> int:
 
 def main() -> None:
     rng = random.Random(SEED)
-    for name, make in [("basic", basic), ("arithmetic", arithmetic), ("word_problems", word_problems), ("algebra", algebra)]:
+    for name, make in [
+        ("basic", basic),
+        ("arithmetic", arithmetic),
+        ("word_problems", word_problems),
+        ("algebra", algebra),
+    ]:
         print(f"{name}: {write(name, make(rng))} problems")
 
 

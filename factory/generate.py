@@ -87,18 +87,25 @@ def _skip_done(problems: Iterable[Problem], done: set[str], stats: GenerateStats
 
 
 class _Progress:
-    """One line every few seconds: long runs show they are alive without flooding a log."""
+    """One line every few seconds while results arrive, and one at the end.
+
+    The first result only starts the clock: an offline engine returns a whole window at once, after its own
+    progress bar, and a line then would report a meaningless rate.
+    """
 
     every_s = 10.0
 
     def __init__(self, log: Log, started: float) -> None:
         self._log = log
         self._started = started
-        self._last = started
+        self._last: float | None = None
 
     def update(self, stats: GenerateStats, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and now - self._last < self.every_s:
+        if self._last is None and not final:
+            self._last = now
+            return
+        if not final and now - (self._last or now) < self.every_s:
             return
         self._last = now
         elapsed = max(now - self._started, 1e-9)

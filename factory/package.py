@@ -113,7 +113,7 @@ def write_shards(
             buffer.append(to_row(sample, verdict, problems[sample.problem_id]))
             if len(buffer) >= rows_per_shard:
                 flush()
-        if buffer or not names:  # an empty run still gets one (empty) shard with the schema
+        if buffer:  # no empty shard when nothing was kept: `datasets` fails on a Parquet file of 0 rows
             flush()
         if shards_dir.exists():
             shutil.rmtree(shards_dir)

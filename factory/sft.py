@@ -22,7 +22,10 @@ def load_shards(data_dir: str | Path) -> Any:
 
     data_dir = Path(data_dir)
     if not any(data_dir.glob("*.parquet")):
-        raise FactoryError(f"data_dir: no Parquet shards in {data_dir}; run `factory run CONFIG` first")
+        raise FactoryError(
+            f"data_dir: no Parquet shards in {data_dir}; run `factory run CONFIG` first "
+            "(a run that kept no trace writes none: see its summary)"
+        )
     return load_dataset("parquet", data_dir=str(data_dir), split="train")
 
 
@@ -41,6 +44,12 @@ def length_report(dataset: Any, tokenizer: Any, max_length: int) -> tuple[int, i
         too_long += length > max_length
         no_room += _token_count(tokenizer, row["prompt"], add_generation_prompt=True) >= max_length
     return too_long, no_room, longest
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
@@ -75,7 +84,11 @@ def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
             + (f", and drops the {no_room} whose prompt alone fills it" if no_room else "")
             + ". Raise max_length to keep them."
         )
-    args = SFTConfig(output_dir=config.output_dir, max_length=config.max_length, **config.training)
+    training = dict(config.training)
+    if "bf16" not in training and not _has_gpu():
+        # TRL defaults to bf16 autocast; emulated bf16 on a CPU made a training step 20x slower here.
+        training["bf16"] = False
+    args = SFTConfig(output_dir=config.output_dir, max_length=config.max_length, **training)
     log(f"training {model} on {len(dataset)} traces from {config.data_dir}")
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     result = trainer.train()

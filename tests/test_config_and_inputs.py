@@ -191,7 +191,9 @@ def test_missing_file_and_unknown_suffix(tmp_path):
 
 
 def test_shipped_problem_sets_are_well_formed():
-    config = ProblemsConfig(paths=["data/basic.jsonl", "data/arithmetic.jsonl", "data/word_problems.jsonl", "data/algebra.jsonl"])
+    config = ProblemsConfig(
+        paths=["data/basic.jsonl", "data/arithmetic.jsonl", "data/word_problems.jsonl", "data/algebra.jsonl"]
+    )
     problems = list(read_problems(config))
     assert len(problems) >= 300
     from filters.normalize import parse_number

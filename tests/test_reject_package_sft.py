@@ -167,3 +167,9 @@ def test_factory_sft_cli_errors(tmp_path):
     config.write_text(f"data_dir: {tmp_path / 'none'}\n")
     result = CliRunner().invoke(main, ["sft", str(config)])
     assert result.exit_code == 1 and "no Parquet shards" in result.output
+
+
+def test_nothing_kept_writes_no_shard(tmp_path):
+    shards = tmp_path / "shards"
+    assert write_shards(SAMPLES, {}, PROBLEMS, shards, rows_per_shard=10, compression="zstd") == []
+    assert shards.is_dir() and not list(shards.glob("*.parquet"))
