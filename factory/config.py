@@ -22,7 +22,7 @@ EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
 @dataclass
 class FieldsConfig:
-    """Which input column holds what. `id: null` derives a stable id from the problem text."""
+    """Which input column holds what. Rows without an id (or `id: null`) get one derived from the problem text."""
 
     id: str | None = "id"
     problem: str = "problem"

@@ -99,7 +99,11 @@ def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig) -> Pro
     fields = config.fields
     text = _field(row, fields.problem, "problem", source)
     answer = _field(row, fields.answer, "answer", source)
-    problem_id = derive_id(text) if fields.id is None else _field(row, fields.id, "id", source)
+    given_id = row.get(fields.id) if fields.id is not None else None
+    if given_id is None or (isinstance(given_id, str) and not given_id.strip()):
+        problem_id = derive_id(text)  # the input has no id for this row: derive a stable one
+    else:
+        problem_id = _field(row, fields.id, "id", source)
     mapped = {fields.id, fields.problem, fields.answer}
     meta = {key: value for key, value in row.items() if key not in mapped}
     return Problem(id=problem_id, problem=text, answer=answer, source=source, meta=meta)

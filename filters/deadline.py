@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -39,12 +40,15 @@ class DeadlinePool:
                     # Start-up and imports take seconds; they must not count against a call's deadline.
                     self._pool.submit(self._warmup).result()
             pool = self._pool
-        future = pool.submit(fn, *args)
         try:
+            future = pool.submit(fn, *args)
             return future.result(timeout=timeout_s)
         except FutureTimeout:
             self._kill(pool)
             raise DeadlineExceeded(f"no result within {timeout_s:g} s") from None
+        except BrokenProcessPool:
+            self._kill(pool)  # the next call starts a fresh pool
+            raise
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:

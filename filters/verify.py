@@ -8,6 +8,7 @@ evaluated as Python) in a child process with a hard deadline.
 from __future__ import annotations
 
 import enum
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -89,6 +90,11 @@ class SympyEquivalence:
             )
         except DeadlineExceeded:
             return Verdict(Status.CANNOT_TELL, "timed_out", answer, verifier=self.name)
+        except (
+            BrokenProcessPool,
+            OSError,
+        ):  # the worker died (out of memory, killed): this check cannot tell
+            return Verdict(Status.CANNOT_TELL, "verifier_error", answer, verifier=self.name)
         status = {"equal_value": Status.CORRECT, "wrong_answer": Status.INCORRECT}.get(
             reason, Status.CANNOT_TELL
         )

@@ -145,6 +145,10 @@ def test_field_mapping_and_derived_ids(tmp_path):
     assert problem.id == derive_id("What is 6*7?")  # stable: whitespace-normalised text
     assert problem.id == "p-" + __import__("hashlib").sha256(b"What is 6*7?").hexdigest()[:16]
     assert problem.meta == {"level": 1}
+    # With the default mapping, a file without an id column gets the same derived ids.
+    path.write_text(json.dumps({"problem": "What is  6*7?", "answer": "42"}) + "\n")
+    (problem,) = read_problems(ProblemsConfig(paths=[str(path)]))
+    assert problem.id == derive_id("What is 6*7?")
 
 
 @pytest.mark.parametrize(

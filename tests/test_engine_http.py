@@ -6,6 +6,7 @@ proxy in front of the real server; everything else reaches vLLM unchanged.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -74,12 +75,19 @@ def server(embedded_model, tmp_path_factory):
 
 
 class FaultProxy:
-    """Forwards to the real server, except that the first `faults` POSTs get `status` (with Retry-After)."""
+    """Forwards to the real server, except that the first `faults` POSTs (or every POST whose body contains
+    `fail_body_containing`) get `status`, with Retry-After."""
 
     def __init__(
-        self, upstream: str, faults: int = 0, status: int = 429, retry_after: str | None = "1"
+        self,
+        upstream: str,
+        faults: int = 0,
+        status: int = 429,
+        retry_after: str | None = "1",
+        fail_body_containing: bytes | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
+        self.fail_body_containing = fail_body_containing
         self.faults, self.status, self.retry_after = faults, status, retry_after
         self.posts: list[float] = []
         self.auth_headers: list[str | None] = []
@@ -96,6 +104,8 @@ class FaultProxy:
                     proxy.posts.append(time.monotonic())
                     proxy.auth_headers.append(self.headers.get("authorization"))
                     fault = len(proxy.posts) <= proxy.faults
+                    if proxy.fail_body_containing is not None:
+                        fault = proxy.fail_body_containing in body
                 if fault:
                     payload = b'{"error": {"message": "injected fault"}}'
                     self.send_response(proxy.status)
@@ -235,3 +245,39 @@ def test_missing_api_key_variable_is_a_one_line_error(tmp_path, monkeypatch):
     config = teacher_config("http://127.0.0.1:9/v1", api_key_env="FACTORY_TEST_MISSING")
     with pytest.raises(FactoryError, match="FACTORY_TEST_MISSING is not set"):
         make_teacher(config, SAMPLING, log=lambda message: None)
+
+
+def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(server, tmp_path):
+    doomed = problems(4)[2]
+    proxy = FaultProxy(server, status=503, retry_after=None, fail_body_containing=doomed.problem.encode())
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 4}\n"
+        f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_retries: 1}}\n"
+        "sampling: {n: 2, max_tokens: 32}\n"
+    )
+    try:
+        failed = CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        proxy.close()
+    assert failed.exit_code == 1
+    assert "error: 1 of 4 problems failed" in failed.output and doomed.id in failed.output
+    saved = {
+        json.loads(line)["problem_id"]
+        for part in (run_dir / "samples").glob("part-*.jsonl")
+        for line in part.open()
+    }
+    assert saved == {p.id for p in problems(4)} - {doomed.id}  # the three that finished are on disk
+
+    healthy = FaultProxy(server)
+    config.write_text(config.read_text().replace(proxy.base_url, healthy.base_url))
+    try:
+        rerun = CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        healthy.close()
+    assert rerun.exit_code == 0, rerun.output
+    assert len(healthy.posts) == 1  # only the missing problem was asked for
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["problems"], summary["samples"], summary["generated_now"]) == (4, 8, 2)

@@ -186,3 +186,18 @@ def test_no_eval_entry_points_in_filters():
             source = open(os.path.join(root, name)).read()
             for forbidden in ("sympify(", "parse_expr(", "eval(", "exec("):
                 assert forbidden not in source, f"{name} calls {forbidden}"
+
+
+def test_a_dead_worker_is_cannot_tell_and_the_pool_recovers():
+    from filters.deadline import DeadlinePool
+    from filters.verify import _warm_up
+
+    pool = DeadlinePool(workers=1, warmup=_warm_up)
+    verifier = SympyEquivalence(timeout_s=5.0, pool=pool)
+    assert verifier.check(r"\sqrt{4}", "2").correct
+    for process in list(pool._pool._processes.values()):
+        process.kill()  # as the out-of-memory killer would
+    time.sleep(0.5)
+    assert verifier.check(r"\sqrt{4}", "2").reason in ("verifier_error", "equal_value")
+    assert verifier.check(r"\sqrt{4}", "2").correct
+    pool.close()

@@ -1,0 +1,74 @@
+"""How the HTTP teacher reads response bodies and headers that a local SmolLM2 server never sends:
+separated reasoning (DeepSeek's API, vLLM with a reasoning parser) and Retry-After as an HTTP date."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from factory.config import SamplingConfig, TeacherConfig
+from factory.prompts import load_template
+from factory.records import Problem
+from factory.teachers.http import HTTPTeacher, _retry_after_s
+
+TEMPLATE = load_template("boxed_cot")
+PROBLEM = Problem(id="p1", problem="What is 2 + 2?", answer="4", source="t:1")
+
+
+def parse(body, n):
+    teacher = HTTPTeacher(
+        TeacherConfig(backend="http", base_url="http://127.0.0.1:9/v1", model="m"), log=print
+    )
+    sampling = SamplingConfig(n=n)
+    return teacher._samples(PROBLEM, TEMPLATE, sampling, TEMPLATE.messages(PROBLEM.problem), None, body, 0.5)
+
+
+@pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])  # vLLM 0.32 / older vLLM and DeepSeek
+def test_separated_reasoning_is_kept(field):
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"content": r"\boxed{4}", field: "2 and 2 make 4."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 12},
+    }
+    (sample,) = parse(body, n=1)
+    assert (sample.text, sample.reasoning) == (r"\boxed{4}", "2 and 2 make 4.")
+    assert (sample.prompt_tokens, sample.completion_tokens) == (30, 12)
+
+
+def test_token_counts_per_choice_when_n_above_one():
+    body = {
+        "choices": [
+            {"index": 1, "message": {"content": "b"}, "finish_reason": "length", "token_ids": [5, 6, 7]},
+            {"index": 0, "message": {"content": "a"}, "finish_reason": "stop", "token_ids": [5]},
+        ],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 4},
+    }
+    samples = parse(body, n=2)
+    assert [(s.sample_index, s.text, s.completion_tokens, s.finish_reason) for s in samples] == [
+        (0, "a", 1, "stop"),
+        (1, "b", 3, "length"),
+    ]
+    del body["choices"][0]["token_ids"], body["choices"][1]["token_ids"]
+    assert [s.completion_tokens for s in parse(body, n=2)] == [None, None]  # usage holds only the total
+
+
+def test_wrong_number_of_choices_is_an_error():
+    body = {"choices": [{"index": 0, "message": {"content": "a"}, "finish_reason": "stop"}], "usage": {}}
+    with pytest.raises(ValueError, match="asked for n=2 choices, got 1"):
+        parse(body, n=2)
+
+
+def test_retry_after_seconds_and_http_date():
+    assert _retry_after_s("3") == 3.0
+    assert _retry_after_s(None) is None and _retry_after_s("soon") is None
+    assert _retry_after_s("-5") == 0.0
+    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8.0 <= _retry_after_s(in_ten) <= 10.0
+    assert _retry_after_s("99999") == 600.0  # capped
