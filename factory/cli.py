@@ -67,5 +67,54 @@ def sft(config_path: str, overrides: tuple[str, ...]) -> None:
     _guarded(lambda: train(load_config(SFTRunConfig, config_path, overrides), _log))
 
 
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--gold-field", default="answer", show_default=True, help="Column holding the gold answer.")
+@click.option("--response-field", default="response", show_default=True, help="Column holding the response.")
+@click.option(
+    "--id-field", default="id", show_default=True, help="Column copied into each verdict, if present."
+)
+@click.option(
+    "--pattern", "patterns", multiple=True, help="Answer regex tried when there is no \\boxed{} (repeatable)."
+)
+@click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per symbolic check.")
+@click.option("--format", "format_", type=click.Choice(["auto", "jsonl", "csv", "parquet"]), default="auto")
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False), help="Verdicts JSONL [default: INPUT.verdicts.jsonl]."
+)
+def verify(
+    input_path: str,
+    gold_field: str,
+    response_field: str,
+    id_field: str,
+    patterns: tuple[str, ...],
+    timeout_s: float,
+    format_: str,
+    out: str | None,
+) -> None:
+    """Verify responses made elsewhere (JSONL, CSV or Parquet) against their gold answers."""
+    from pathlib import Path
+
+    from factory.verify_traces import verify_file
+
+    source = Path(input_path)
+    target = Path(out) if out else source.with_name(source.stem + ".verdicts.jsonl")
+
+    def work() -> None:
+        summary = verify_file(
+            source,
+            target,
+            gold_field=gold_field,
+            response_field=response_field,
+            id_field=id_field,
+            patterns=patterns,
+            timeout_s=timeout_s,
+            format=format_,
+        )
+        click.echo("\n".join([*summary.lines(), f"verdicts   {target}"]))
+
+    _guarded(work)
+
+
 if __name__ == "__main__":
     main()

@@ -46,7 +46,7 @@ def generate(
     done = {sample.problem_id for sample in read_samples(samples_dir)}
     stats = GenerateStats()
     pending = _skip_done(problems, done, stats)
-    next_part = len(list(samples_dir.glob(PART_GLOB)))
+    next_part = 1 + max((int(path.stem.split("-")[1]) for path in samples_dir.glob(PART_GLOB)), default=-1)
     teacher: Teacher | None = None
     started = time.monotonic()
     progress = _Progress(log, started)
@@ -54,7 +54,7 @@ def generate(
         while chunk := list(itertools.islice(pending, window)):
             if teacher is None:
                 teacher = start_teacher()
-                started = time.monotonic()
+                started = time.monotonic()  # engine start-up is not generation time
                 progress = _Progress(log, started)
             finished: list[Sample] = []
             try:

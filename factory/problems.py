@@ -40,17 +40,25 @@ def read_problems(config: ProblemsConfig) -> Iterator[Problem]:
             yield problem
 
 
-def _read_file(path: Path, config: ProblemsConfig) -> Iterator[Problem]:
+def read_rows(
+    path: Path, format: str = "auto", option: str = "problems.format"
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) for each row of a JSONL, CSV or Parquet file; `where` is "path:line" or "path:row N"."""
     if not path.is_file():
-        raise FactoryError(f"problems.paths: {path} does not exist")
-    kind = config.format if config.format != "auto" else _FORMATS.get(path.suffix.lower())
+        raise FactoryError(f"{path} does not exist")
+    kind = format if format != "auto" else _FORMATS.get(path.suffix.lower())
     if kind is None:
         raise FactoryError(
-            f"{path}: cannot tell the format from the suffix {path.suffix!r}; set problems.format to jsonl, csv or parquet"
+            f"{path}: cannot tell the format from the suffix {path.suffix!r}; set {option} to jsonl, csv or parquet"
         )
     rows = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[kind](path)
     for where, row in rows:
-        yield _to_problem(row, f"{path}:{where}", config)
+        yield f"{path}:{where}", row
+
+
+def _read_file(path: Path, config: ProblemsConfig) -> Iterator[Problem]:
+    for where, row in read_rows(path, config.format):
+        yield _to_problem(row, where, config)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -97,25 +105,27 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig) -> Problem:
     fields = config.fields
-    text = _field(row, fields.problem, "problem", source)
-    answer = _field(row, fields.answer, "answer", source)
+
+    def hint(role: str) -> str:
+        return f"fix the row or map the {role} with problems.fields.{role}"
+
+    text = text_field(row, fields.problem, source, hint("problem"))
+    answer = text_field(row, fields.answer, source, hint("answer"))
     given_id = row.get(fields.id) if fields.id is not None else None
     if given_id is None or (isinstance(given_id, str) and not given_id.strip()):
         problem_id = derive_id(text)  # the input has no id for this row: derive a stable one
     else:
-        problem_id = _field(row, fields.id, "id", source)
+        problem_id = text_field(row, fields.id, source, hint("id"))
     mapped = {fields.id, fields.problem, fields.answer}
     meta = {key: value for key, value in row.items() if key not in mapped}
     return Problem(id=problem_id, problem=text, answer=answer, source=source, meta=meta)
 
 
-def _field(row: dict[str, Any], column: str, role: str, source: str) -> str:
+def text_field(row: dict[str, Any], column: str, source: str, hint: str) -> str:
+    """The non-empty text (or number, as text) in `row[column]`; otherwise a one-line error ending in `hint`."""
     if column not in row:
         present = ", ".join(map(str, row)) or "none"
-        raise FactoryError(
-            f"{source}: field {column!r} is missing (columns present: {present}); "
-            f"fix the row or map the {role} with problems.fields.{role}"
-        )
+        raise FactoryError(f"{source}: field {column!r} is missing (columns present: {present}); {hint}")
     value = row[column]
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FactoryError(f"{source}: field {column!r} must be text or a number, got {type(value).__name__}")

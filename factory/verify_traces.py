@@ -1,0 +1,92 @@
+"""`factory verify`: the reject stage's verifier on traces made elsewhere (an API batch job, another tool).
+
+Reads JSONL, CSV or Parquet rows with a gold answer and a response, writes one verdict per row as JSON lines
+and a summary beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from factory.errors import FactoryError
+from factory.problems import read_rows, text_field
+from factory.storage import write_json, write_jsonl
+from filters import Status, verify
+
+
+@dataclasses.dataclass
+class VerifySummary:
+    rows: int = 0
+    by_status: Counter[str] = dataclasses.field(default_factory=Counter)
+    by_reason: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        statuses = ", ".join(f"{status} {self.by_status[status]}" for status in Status)
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.by_reason.items()))
+        correct = self.by_status[Status.CORRECT] / self.rows if self.rows else 0.0
+        return [
+            f"rows       {self.rows}",
+            f"verdicts   {statuses}",
+            f"reasons    {reasons or 'none'}",
+            f"correct    {correct:.1%}",
+        ]
+
+
+def verify_file(
+    path: Path,
+    out: Path,
+    *,
+    gold_field: str,
+    response_field: str,
+    id_field: str | None,
+    patterns: Sequence[str],
+    timeout_s: float,
+    format: str = "auto",
+) -> VerifySummary:
+    summary = VerifySummary()
+
+    def verdicts() -> Iterator[dict[str, Any]]:
+        for where, row in read_rows(path, format, option="--format"):
+            gold = text_field(row, gold_field, where, "name the gold column with --gold-field")
+            if response_field not in row:
+                present = ", ".join(map(str, row)) or "none"
+                raise FactoryError(
+                    f"{where}: field {response_field!r} is missing (columns present: {present}); "
+                    "name the response column with --response-field"
+                )
+            response = row[response_field]
+            if response is not None and not isinstance(response, str):
+                raise FactoryError(
+                    f"{where}: field {response_field!r} must be text, got {type(response).__name__}"
+                )
+            verdict = verify(gold, response or "", patterns=tuple(patterns), timeout_s=timeout_s)
+            summary.rows += 1
+            summary.by_status[verdict.status] += 1
+            summary.by_reason[verdict.reason] += 1
+            yield {
+                "source": where,
+                "id": row.get(id_field) if id_field else None,
+                "status": str(verdict.status),
+                "reason": verdict.reason,
+                "answer": verdict.answer,
+                "gold": gold,
+                "gold_form": verdict.gold_form,
+                "answer_form": verdict.answer_form,
+                "verifier": verdict.verifier,
+            }
+
+    write_jsonl(out, verdicts())
+    write_json(
+        out.with_name(out.stem + ".summary.json"),
+        {
+            "input": str(path),
+            "rows": summary.rows,
+            "by_status": summary.by_status,
+            "by_reason": summary.by_reason,
+        },
+    )
+    return summary
