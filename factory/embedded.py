@@ -36,7 +36,7 @@ def embedded_model_dir(log=print) -> Path:
     if (target / "config.json").exists():
         return target
     gguf = _gguf_path()
-    log(f"converting the embedded teacher {gguf.name} to safetensors in {target} (once, about 30 s)")
+    log(f"converting the embedded teacher {gguf.name} to safetensors in {target} (once, under a minute)")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
     try:

@@ -32,7 +32,9 @@ def test_verify_writes_verdicts_and_a_summary(tmp_path, kind):
         path.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
     else:
         pq.write_table(pa.Table.from_pylist(ROWS), path)
-    code, output = invoke(path, "--gold-field", "gold", "--response-field", "output", "--pattern", r"^Answer:\s*(.+)$")
+    code, output = invoke(
+        path, "--gold-field", "gold", "--response-field", "output", "--pattern", r"^Answer:\s*(.+)$"
+    )
     assert code == 0, output
     verdicts = [json.loads(line) for line in (tmp_path / "traces.verdicts.jsonl").open()]
     assert [(v["id"], v["status"], v["reason"]) for v in verdicts] == [

@@ -32,6 +32,10 @@ class VLLMTeacher:
         path = resolve_model(config.model, log)
         # The CPU build sizes its KV cache from this variable; 2 GiB holds a 135M model's windows easily.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        if (os.cpu_count() or 1) <= 4:
+            # The CPU build keeps a core for its scheduler by default; on 2 cores that halves the compute.
+            # Measured here (SmolLM2, 80 sequences): 121 tok/s with the reserve, 207 tok/s without.
+            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         engine_args = {
             "model": path,
             "max_model_len": config.max_model_len,
