@@ -105,7 +105,7 @@ class _Progress:
         if self._last is None and not final:
             self._last = now
             return
-        if not final and now - (self._last or now) < self.every_s:
+        if not final and now - self._last < self.every_s:
             return
         self._last = now
         elapsed = max(now - self._started, 1e-9)

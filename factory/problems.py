@@ -121,12 +121,17 @@ def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig) -> Pro
     return Problem(id=problem_id, problem=text, answer=answer, source=source, meta=meta)
 
 
-def text_field(row: dict[str, Any], column: str, source: str, hint: str) -> str:
-    """The non-empty text (or number, as text) in `row[column]`; otherwise a one-line error ending in `hint`."""
+def require_field(row: dict[str, Any], column: str, source: str, hint: str) -> Any:
+    """`row[column]`, or a one-line error naming the columns present and ending in `hint`."""
     if column not in row:
         present = ", ".join(map(str, row)) or "none"
         raise FactoryError(f"{source}: field {column!r} is missing (columns present: {present}); {hint}")
-    value = row[column]
+    return row[column]
+
+
+def text_field(row: dict[str, Any], column: str, source: str, hint: str) -> str:
+    """The non-empty text (or number, as text) in `row[column]`; otherwise a one-line error ending in `hint`."""
+    value = require_field(row, column, source, hint)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FactoryError(f"{source}: field {column!r} must be text or a number, got {type(value).__name__}")
     text = str(value).strip()

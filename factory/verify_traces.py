@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
-from factory.problems import read_rows, text_field
+from factory.problems import read_rows, require_field, text_field
 from factory.storage import write_json, write_jsonl
 from filters import Status, verify
 
@@ -52,13 +52,10 @@ def verify_file(
     def verdicts() -> Iterator[dict[str, Any]]:
         for where, row in read_rows(path, format, option="--format"):
             gold = text_field(row, gold_field, where, "name the gold column with --gold-field")
-            if response_field not in row:
-                present = ", ".join(map(str, row)) or "none"
-                raise FactoryError(
-                    f"{where}: field {response_field!r} is missing (columns present: {present}); "
-                    "name the response column with --response-field"
-                )
-            response = row[response_field]
+            # Unlike the gold, an empty response is data (the model said nothing), not a malformed row.
+            response = require_field(
+                row, response_field, where, "name the response column with --response-field"
+            )
             if response is not None and not isinstance(response, str):
                 raise FactoryError(
                     f"{where}: field {response_field!r} must be text, got {type(response).__name__}"
