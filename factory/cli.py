@@ -78,6 +78,13 @@ def sft(config_path: str, overrides: tuple[str, ...]) -> None:
     "--pattern", "patterns", multiple=True, help="Answer regex tried when there is no \\boxed{} (repeatable)."
 )
 @click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per symbolic check.")
+@click.option(
+    "--rel-tol",
+    default=0.01,
+    show_default=True,
+    help="How far a rounded decimal may be from the value it rounds (relative); 0 compares exactly.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Symbolic checks at a time [default: all cores].")
 @click.option("--format", "format_", type=click.Choice(["auto", "jsonl", "csv", "parquet"]), default="auto")
 @click.option(
     "-o", "--out", type=click.Path(dir_okay=False), help="Verdicts JSONL [default: INPUT.verdicts.jsonl]."
@@ -89,6 +96,8 @@ def verify(
     id_field: str,
     patterns: tuple[str, ...],
     timeout_s: float,
+    rel_tol: float,
+    workers: int | None,
     format_: str,
     out: str | None,
 ) -> None:
@@ -96,6 +105,7 @@ def verify(
     from pathlib import Path
 
     from factory.verify_traces import verify_file
+    from filters import VerifyConfig
 
     source = Path(input_path)
     target = Path(out) if out else source.with_name(source.stem + ".verdicts.jsonl")
@@ -107,8 +117,8 @@ def verify(
             gold_field=gold_field,
             response_field=response_field,
             id_field=id_field,
-            patterns=patterns,
-            timeout_s=timeout_s,
+            config=VerifyConfig(tuple(patterns), timeout_s, rel_tol),
+            workers=workers,
             format=format_,
         )
         click.echo("\n".join([*summary.lines(), f"verdicts   {target}"]))

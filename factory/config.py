@@ -106,6 +106,8 @@ class RejectConfig:
     answer_patterns: list[str] = field(default_factory=list)  # regexes tried when there is no \boxed{}
     keep_truncated: bool = False  # finish_reason == "length" is rejected as `truncated` unless set
     timeout_s: float = 5.0
+    rel_tol: float = 0.01  # how far a rounded decimal may be from the value it rounds; 0 compares exactly
+    workers: int | None = None  # symbolic checks at a time; default all cores
 
     def validate(self) -> None:
         import re
@@ -116,6 +118,8 @@ class RejectConfig:
             except re.error as error:
                 raise _FieldError(f"answer_patterns[{index}]", f"is not a valid regex: {error}") from None
         _check(self.timeout_s > 0, "timeout_s", "must be > 0")
+        _check(0 <= self.rel_tol < 1, "rel_tol", "must be in [0, 1)")
+        _check(self.workers is None or self.workers >= 1, "workers", "must be >= 1")
 
 
 @dataclass

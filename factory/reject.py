@@ -3,13 +3,16 @@ gives the reason. The stage, not the filters, counts what was kept and dropped b
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from factory.config import RejectConfig
 from factory.records import Sample, SampleVerdict
-from filters import Status, Verdict, check_answer, extract_answer
+from filters import VerifyConfig, verify_many
+
+CHUNK_SAMPLES = 64
 
 
 class TruncationFilter:
@@ -17,20 +20,6 @@ class TruncationFilter:
 
     def drop_reason(self, sample: Sample) -> str | None:
         return "truncated" if sample.finish_reason == "length" else None
-
-
-class AnswerFilter:
-    """Keeps a sample only when its final answer is verified equal to the gold answer."""
-
-    def __init__(self, patterns: tuple[str, ...], timeout_s: float) -> None:
-        self._patterns = patterns
-        self._timeout_s = timeout_s
-
-    def verdict(self, sample: Sample, gold: str) -> Verdict:
-        answer = extract_answer(sample.text, self._patterns)
-        if answer is None:
-            return Verdict(Status.CANNOT_TELL, "no_answer", None)
-        return check_answer(gold, answer, timeout_s=self._timeout_s)
 
 
 @dataclass
@@ -44,25 +33,30 @@ def judge(
     samples: Iterable[Sample], gold: Mapping[str, str], config: RejectConfig, stats: RejectStats
 ) -> Iterator[SampleVerdict]:
     truncation = None if config.keep_truncated else TruncationFilter()
-    answers = AnswerFilter(tuple(config.answer_patterns), config.timeout_s)
-    for sample in samples:
-        verdict = answers.verdict(sample, gold[sample.problem_id])
-        reason = truncation.drop_reason(sample) if truncation else None
-        if reason is None:
-            reason = verdict.reason if not verdict.correct else None
-        kept = reason is None
-        stats.samples += 1
-        if kept:
-            stats.kept += 1
-        else:
-            stats.dropped_by_reason[reason] += 1  # type: ignore[index]
-        yield SampleVerdict(
-            problem_id=sample.problem_id,
-            sample_index=sample.sample_index,
-            status=str(verdict.status),
-            reason=verdict.reason if kept else reason,  # type: ignore[arg-type]
-            kept=kept,
-            extracted=verdict.answer,
-            gold=gold[sample.problem_id],
-            verifier=verdict.verifier,
-        )
+    verify_config = VerifyConfig(tuple(config.answer_patterns), config.timeout_s, config.rel_tol)
+    samples = iter(samples)
+    # Verified a chunk at a time, so symbolic checks run on every worker at once.
+    while chunk := list(itertools.islice(samples, CHUNK_SAMPLES)):
+        pairs = [(gold[sample.problem_id], sample.text) for sample in chunk]
+        for sample, verdict in zip(
+            chunk, verify_many(pairs, verify_config, workers=config.workers), strict=True
+        ):
+            reason = truncation.drop_reason(sample) if truncation else None
+            if reason is None:
+                reason = verdict.reason if not verdict.correct else None
+            kept = reason is None
+            stats.samples += 1
+            if kept:
+                stats.kept += 1
+            else:
+                stats.dropped_by_reason[reason] += 1  # type: ignore[index]
+            yield SampleVerdict(
+                problem_id=sample.problem_id,
+                sample_index=sample.sample_index,
+                status=str(verdict.status),
+                reason=verdict.reason if kept else reason,  # type: ignore[arg-type]
+                kept=kept,
+                extracted=verdict.answer,
+                gold=gold[sample.problem_id],
+                verifier=verdict.verifier,
+            )

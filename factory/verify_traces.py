@@ -7,15 +7,19 @@ and a summary beside them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
 from factory.problems import read_rows, require_field, text_field
 from factory.storage import write_json, write_jsonl
-from filters import Status, verify
+from filters import Status, VerifyConfig, verify_many
+
+# Rows verified together: enough to keep every worker busy, few enough to keep memory flat.
+CHUNK_ROWS = 256
 
 
 @dataclasses.dataclass
@@ -43,13 +47,13 @@ def verify_file(
     gold_field: str,
     response_field: str,
     id_field: str | None,
-    patterns: Sequence[str],
-    timeout_s: float,
+    config: VerifyConfig,
+    workers: int | None = None,
     format: str = "auto",
 ) -> VerifySummary:
     summary = VerifySummary()
 
-    def verdicts() -> Iterator[dict[str, Any]]:
+    def checked_rows() -> Iterator[tuple[str, dict[str, Any], str, str]]:
         for where, row in read_rows(path, format, option="--format"):
             gold = text_field(row, gold_field, where, "name the gold column with --gold-field")
             # Unlike the gold, an empty response is data (the model said nothing), not a malformed row.
@@ -60,21 +64,29 @@ def verify_file(
                 raise FactoryError(
                     f"{where}: field {response_field!r} must be text, got {type(response).__name__}"
                 )
-            verdict = verify(gold, response or "", patterns=tuple(patterns), timeout_s=timeout_s)
-            summary.rows += 1
-            summary.by_status[verdict.status] += 1
-            summary.by_reason[verdict.reason] += 1
-            yield {
-                "source": where,
-                "id": row.get(id_field) if id_field else None,
-                "status": str(verdict.status),
-                "reason": verdict.reason,
-                "answer": verdict.answer,
-                "gold": gold,
-                "gold_form": verdict.gold_form,
-                "answer_form": verdict.answer_form,
-                "verifier": verdict.verifier,
-            }
+            yield where, row, gold, response or ""
+
+    def verdicts() -> Iterator[dict[str, Any]]:
+        rows = checked_rows()
+        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+            results = verify_many(
+                [(gold, response) for _, _, gold, response in chunk], config, workers=workers
+            )
+            for (where, row, gold, _), verdict in zip(chunk, results, strict=True):
+                summary.rows += 1
+                summary.by_status[verdict.status] += 1
+                summary.by_reason[verdict.reason] += 1
+                yield {
+                    "source": where,
+                    "id": row.get(id_field) if id_field else None,
+                    "status": str(verdict.status),
+                    "reason": verdict.reason,
+                    "answer": verdict.answer,
+                    "gold": gold,
+                    "gold_form": verdict.gold_form,
+                    "answer_form": verdict.answer_form,
+                    "verifier": verdict.verifier,
+                }
 
     write_jsonl(out, verdicts())
     write_json(

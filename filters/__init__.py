@@ -6,7 +6,17 @@ True
 """
 
 from filters.extract import extract_answer, last_boxed
-from filters.verify import VERSION, ExactMatch, Status, SympyEquivalence, Verdict, check_answer, verify
+from filters.verify import (
+    VERSION,
+    ExactMatch,
+    Status,
+    SympyEquivalence,
+    Verdict,
+    VerifyConfig,
+    check_answer,
+    verify,
+    verify_many,
+)
 
 __all__ = [
     "VERSION",
@@ -14,8 +24,10 @@ __all__ = [
     "Status",
     "SympyEquivalence",
     "Verdict",
+    "VerifyConfig",
     "check_answer",
     "extract_answer",
     "last_boxed",
     "verify",
+    "verify_many",
 ]

@@ -1,4 +1,4 @@
-"""Run slow symbolic work in a child process that can be killed at a hard deadline.
+"""Run slow symbolic work in child processes that can be killed at a hard deadline.
 
 `signal.alarm` only works in the main thread and cannot interrupt C code; a process can always be killed.
 """
@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -16,51 +19,105 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+# A call killed along with another call's runaway is run again, a bounded number of times.
+_ATTEMPTS = 3
+
+
 class DeadlineExceeded(Exception):
     pass
 
 
+def _ping() -> int:
+    time.sleep(0.05)
+    return os.getpid()
+
+
 class DeadlinePool:
-    """A lazily started process pool whose calls end at a deadline; a call past it kills the pool."""
+    """A lazily started process pool whose calls end at a deadline; a call past it kills the pool.
+
+    At most `workers` calls run at once (others wait for a slot before their clock starts), so a deadline
+    measures only the call's own work. Calls that die because another call's deadline killed the pool are
+    retried on a fresh pool (up to twice). A warmed-up spare pool waits beside the running one, so the call after a
+    kill does not wait seconds for new processes to import sympy.
+    """
 
     def __init__(self, workers: int = 1, warmup: Callable[[], object] | None = None) -> None:
-        self._workers = workers
+        self.workers = workers
         self._warmup = warmup
         self._pool: ProcessPoolExecutor | None = None
+        self._spare: Future[ProcessPoolExecutor] | None = None
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(workers)
+        self._killed: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
 
     def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        with self._slots:
+            for attempt in range(_ATTEMPTS):
+                pool = self._started()
+                try:
+                    return pool.submit(fn, *args).result(timeout=timeout_s)
+                except FutureTimeout:
+                    self._kill(pool)
+                    raise DeadlineExceeded(f"no result within {timeout_s:g} s") from None
+                except (BrokenProcessPool, CancelledError):
+                    # Cancelled: submitted just as another call's deadline shut the pool down.
+                    killed_for_another_call = pool in self._killed
+                    self._kill(pool)  # the next call starts a fresh pool
+                    if attempt == _ATTEMPTS - 1 or not killed_for_another_call:
+                        raise
+        raise AssertionError("unreachable")
+
+    def start(self) -> None:
+        """Start the pool and its spare now and wait until both are warm (before timing anything)."""
+        self._started()
+        spare = self._spare
+        if spare is not None:
+            spare.result()
+
+    def _started(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                # spawn: the parent may hold threads (an engine, an HTTP client) that fork would copy mid-state.
-                self._pool = ProcessPoolExecutor(
-                    self._workers, mp_context=multiprocessing.get_context("spawn")
-                )
-                if self._warmup is not None:
-                    # Start-up and imports take seconds; they must not count against a call's deadline.
-                    self._pool.submit(self._warmup).result()
-            pool = self._pool
+                spare, self._spare = self._spare, None
+                self._pool = spare.result() if spare is not None else self._new_pool()
+                self._spare = Future()
+                threading.Thread(target=self._build, args=(self._spare,), daemon=True).start()
+            return self._pool
+
+    def _build(self, future: Future[ProcessPoolExecutor]) -> None:
         try:
-            future = pool.submit(fn, *args)
-            return future.result(timeout=timeout_s)
-        except FutureTimeout:
-            self._kill(pool)
-            raise DeadlineExceeded(f"no result within {timeout_s:g} s") from None
-        except BrokenProcessPool:
-            self._kill(pool)  # the next call starts a fresh pool
-            raise
+            future.set_result(self._new_pool())
+        except BaseException as error:  # surfaces in the call that takes the spare
+            future.set_exception(error)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn: the parent may hold threads (an engine, an HTTP client) that fork would copy mid-state.
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=self._warmup
+        )
+        # Start-up and imports take seconds; they must not count against a call's deadline, so every worker
+        # is started and warmed up before the pool is used.
+        seen: set[int] = set()
+        for _ in range(100):
+            done, _ = wait([pool.submit(_ping) for _ in range(self.workers)])
+            seen.update(future.result() for future in done)
+            if len(seen) >= self.workers:
+                break
+        return pool
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
+            self._killed.add(pool)
         # The executor offers no way to stop a running task; its worker processes are the only handle.
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            spare, self._spare = self._spare, None
+        for executor in (pool, spare.result() if spare is not None else None):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)

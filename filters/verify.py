@@ -1,26 +1,42 @@
-"""Verifiers: is an extracted answer the gold answer?
+"""Verifiers: is a response's final answer the gold answer?
 
-Cheapest test first: normalised string equality, then exact rational arithmetic on plain numbers, then
-sympy on LaTeX parsed by latex2sympy2_extended (an ANTLR grammar that builds sympy objects: nothing is
-evaluated as Python) in a child process with a hard deadline.
+Cheapest test first: exact match of normalised forms, then plain numbers as exact rationals, then sympy
+on LaTeX in a child process with a hard deadline. Only the last costs more than microseconds.
 """
 
 from __future__ import annotations
 
 import enum
+import os
+from collections.abc import Iterable
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 
+from filters.compare import NeedsSympy, Outcome, answer_form, choice_letter, compare, plain_leaf
 from filters.deadline import DeadlineExceeded, DeadlinePool
-from filters.extract import extract_answer
-from filters.normalize import normalize_text, parse_number, strip_assignment
+from filters.extract import boxed_answer, extract_answer
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
-# Longer LaTeX than this is not sent to sympy: no gold answer needs it, and a decoy could.
-MAX_SYMBOLIC_CHARS = 300
+# Answers (and golds) longer than this are not compared: no real answer needs it, and a decoy could.
+MAX_ANSWER_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyConfig:
+    """How answers are found and compared.
+
+    patterns: the data set's regexes for the final answer, tried after `\\boxed{}` (first group, or the
+        whole match, is the answer).
+    timeout_s: the hard limit for one symbolic comparison.
+    rel_tol: how far a rounded decimal may be from the value it rounds (relative); 0 compares exactly.
+    """
+
+    patterns: tuple[str, ...] = ()
+    timeout_s: float = 5.0
+    rel_tol: float = 0.01
 
 
 class Status(enum.StrEnum):
@@ -43,126 +59,134 @@ class Verdict:
         return self.status is Status.CORRECT
 
 
+_STATUS = {
+    "exact_match": Status.CORRECT,
+    "equal_value": Status.CORRECT,
+    "wrong_answer": Status.INCORRECT,
+}
+
+
 class ExactMatch:
-    """Equal after `normalize_text`: math delimiters, `\\text{}` wrappers, spacing, case and a final period
-    are ignored; `\\dfrac`/`\\tfrac` read as `\\frac`."""
+    """Equal as strings after normalisation: surrounding `$…$`, `\\(…\\)`, `\\[…\\]` and markdown emphasis
+    are dropped; `\\text{}`, `\\textbf{}`, `\\mathrm{}`, `\\mbox{}` keep only their content; LaTeX spacing
+    (`\\,`, `\\;`, `\\quad`, `~`) and sizing (`\\left`, `\\right`, `\\big`) go; runs of whitespace become one
+    space; a final period goes; `\\dfrac`/`\\tfrac` read as `\\frac`; `x = ` before a single-variable value
+    goes; case is ignored. Used alone for answers in words (`Tuesday`, `no solution`)."""
 
     name = f"exact_match@{VERSION}"
 
     def check(self, gold: str, answer: str) -> Verdict:
-        gold_form, answer_form = _exact_form(gold), _exact_form(answer)
-        if gold_form == answer_form:
-            return Verdict(Status.CORRECT, "exact_match", answer, gold_form, answer_form, self.name)
-        return Verdict(Status.INCORRECT, "wrong_answer", answer, gold_form, answer_form, self.name)
-
-
-def _exact_form(text: str) -> str:
-    return strip_assignment(normalize_text(text)).casefold()
+        gold_form, answer_form_ = answer_form(gold), answer_form(answer)
+        if gold_form.casefold() == answer_form_.casefold() and gold_form:
+            return Verdict(Status.CORRECT, "exact_match", answer, gold_form, answer_form_, self.name)
+        return Verdict(Status.INCORRECT, "wrong_answer", answer, gold_form, answer_form_, self.name)
 
 
 class SympyEquivalence:
-    """Equal as numbers (exact rationals) or, failing that, as sympy expressions."""
+    """Equal in value: numbers as exact rationals, LaTeX as sympy objects (expressions, equations,
+    inequalities, intervals, sets, tuples, matrices, complex numbers), compared by kind."""
 
     name = f"sympy@{VERSION}"
 
-    def __init__(self, timeout_s: float = 5.0, pool: DeadlinePool | None = None) -> None:
-        self.timeout_s = timeout_s
-        self._pool = pool or _shared_pool()
+    def __init__(self, config: VerifyConfig | None = None, pool: DeadlinePool | None = None) -> None:
+        self.config = config or VerifyConfig()
+        self._pool = pool or shared_pool()
 
     def check(self, gold: str, answer: str) -> Verdict:
-        gold_number, answer_number = _number(gold), parse_number(answer)
-        if gold_number is not None and answer_number is not None:
-            forms = str(gold_number), str(answer_number)
-            if gold_number == answer_number:
-                return Verdict(Status.CORRECT, "equal_value", answer, *forms, self.name)
-            return Verdict(Status.INCORRECT, "wrong_answer", answer, *forms, self.name)
-        gold_text, answer_text = (
-            strip_assignment(normalize_text(gold)),
-            strip_assignment(normalize_text(answer)),
-        )
-        if len(gold_text) > MAX_SYMBOLIC_CHARS:
-            return Verdict(Status.CANNOT_TELL, "unparseable_gold", answer, verifier=self.name)
-        if len(answer_text) > MAX_SYMBOLIC_CHARS:
-            return Verdict(Status.CANNOT_TELL, "unparseable_answer", answer, verifier=self.name)
         try:
-            reason, gold_form, answer_form = self._pool.run(
-                _symbolic_compare, gold_text, answer_text, timeout_s=self.timeout_s
+            outcome = compare(gold, answer, self.config.rel_tol, plain_leaf)
+        except NeedsSympy:
+            outcome = self._symbolic(gold, answer)
+        except Exception:  # a bug of ours must cost one verdict, not a run
+            outcome = Outcome("verifier_error")
+        status = _STATUS.get(outcome.reason, Status.CANNOT_TELL)
+        return Verdict(status, outcome.reason, answer, outcome.gold_form, outcome.answer_form, self.name)
+
+    def _symbolic(self, gold: str, answer: str) -> Outcome:
+        try:
+            return self._pool.run(
+                _compare_symbolic, gold, answer, self.config.rel_tol, timeout_s=self.config.timeout_s
             )
         except DeadlineExceeded:
-            return Verdict(Status.CANNOT_TELL, "timed_out", answer, verifier=self.name)
-        except (
-            BrokenProcessPool,
-            OSError,
-        ):  # the worker died (out of memory, killed): this check cannot tell
-            return Verdict(Status.CANNOT_TELL, "verifier_error", answer, verifier=self.name)
-        status = {"equal_value": Status.CORRECT, "wrong_answer": Status.INCORRECT}.get(
-            reason, Status.CANNOT_TELL
-        )
-        return Verdict(status, reason, answer, gold_form, answer_form, self.name)
+            return Outcome("timed_out")
+        except (BrokenProcessPool, CancelledError, OSError):  # the worker died (out of memory, killed)
+            return Outcome("verifier_error")
 
 
-@lru_cache(maxsize=4096)
-def _number(gold: str) -> Fraction | None:
-    return parse_number(gold)
+def _compare_symbolic(gold: str, answer: str, rel_tol: float) -> Outcome:
+    """Runs in the pool. Imported here, not at the top, so that sympy loads only in the pool's processes
+    (importing it costs the caller a second or more)."""
+    from filters.symbolic import compare_symbolic
 
-
-def _symbolic_compare(gold: str, answer: str) -> tuple[str, str | None, str | None]:
-    """Runs in the deadline pool. Returns (reason, gold form, answer form)."""
-    import sympy
-    from latex2sympy2_extended import latex2sympy
-
-    def parse(text: str) -> sympy.Basic | None:
-        try:
-            return latex2sympy(text)
-        except Exception:  # the grammar rejects what is not maths; any failure means "could not read it"
-            return None
-
-    gold_expr = parse(gold)
-    if gold_expr is None:
-        return "unparseable_gold", None, None
-    answer_expr = parse(answer)
-    if answer_expr is None:
-        return "unparseable_answer", str(gold_expr), None
-    forms = str(gold_expr), str(answer_expr)
-    if gold_expr == answer_expr:
-        return "equal_value", *forms
-    try:
-        difference = sympy.simplify(gold_expr - answer_expr)
-    except Exception:  # sets, tuples, relations have no difference; structural equality already failed
-        return "wrong_answer", *forms
-    return ("equal_value" if difference == 0 else "wrong_answer"), *forms
+    return compare_symbolic(gold, answer, rel_tol)
 
 
 def _warm_up() -> None:
-    import latex2sympy2_extended  # noqa: F401
+    from filters.symbolic import warm_up
+
+    warm_up()
 
 
-@lru_cache(maxsize=1)
-def _shared_pool() -> DeadlinePool:
-    return DeadlinePool(workers=1, warmup=_warm_up)
+def shared_pool(workers: int = 1) -> DeadlinePool:
+    """One pool per size for the whole process, started on first use."""
+    return _pool_of_size(workers)  # `shared_pool()` and `shared_pool(1)` are one pool
 
 
-def verify(
-    gold: str,
-    response: str,
-    *,
-    patterns: tuple[str, ...] = (),
-    timeout_s: float = 5.0,
-) -> Verdict:
-    """Check a response (or a bare answer) against the gold answer. Never raises.
+@cache
+def _pool_of_size(workers: int) -> DeadlinePool:
+    return DeadlinePool(workers=workers, warmup=_warm_up)
+
+
+def check_answer(gold: str, answer: str, config: VerifyConfig | None = None) -> Verdict:
+    """Check a bare answer against the gold: exact match first, then equivalence. Never raises."""
+    return _check(gold, answer, config or VerifyConfig(), shared_pool())
+
+
+def verify(gold: str, response: str, config: VerifyConfig | None = None) -> Verdict:
+    """Check a response (a whole chain of thought, or a bare answer) against the gold. Never raises.
 
     >>> verify("1/2", r"... so the answer is \\boxed{\\frac{1}{2}}").status
     <Status.CORRECT: 'correct'>
     """
-    answer = extract_answer(response, patterns)
+    return _verify(gold, response, config or VerifyConfig(), shared_pool())
+
+
+def verify_many(
+    pairs: Iterable[tuple[str, str]], config: VerifyConfig | None = None, *, workers: int | None = None
+) -> list[Verdict]:
+    """`verify` on many (gold, response) pairs, `workers` symbolic checks at a time (default: all cores).
+    Verdicts come back in input order."""
+    config = config or VerifyConfig()
+    pool = shared_pool(workers or os.cpu_count() or 1)
+    with ThreadPoolExecutor(pool.workers) as threads:
+        return list(threads.map(lambda pair: _verify(pair[0], pair[1], config, pool), pairs))
+
+
+def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
+    try:
+        gold = _gold_answer(gold)
+        answer = extract_answer(response, config.patterns, choices=choice_letter(gold) is not None)
+    except Exception:  # a bug of ours must cost one verdict, not a run
+        return Verdict(Status.CANNOT_TELL, "verifier_error", None, verifier=SympyEquivalence.name)
     if answer is None:
-        return Verdict(Status.CANNOT_TELL, "no_answer", None)
-    return check_answer(gold, answer, timeout_s=timeout_s)
+        return Verdict(Status.CANNOT_TELL, "no_answer", None, verifier=SympyEquivalence.name)
+    return _check(gold, answer, config, pool)
 
 
-def check_answer(gold: str, answer: str, *, timeout_s: float = 5.0) -> Verdict:
-    """Check an extracted answer against the gold: exact match first, then sympy equivalence."""
-    exact = ExactMatch().check(gold, answer)
-    if exact.correct:
-        return exact
-    return SympyEquivalence(timeout_s).check(gold, answer)
+@lru_cache(maxsize=4096)
+def _gold_answer(gold: str) -> str:
+    return boxed_answer(gold) or gold  # some data sets keep the gold inside \boxed{}
+
+
+def _check(gold: str, answer: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
+    try:
+        if len(gold) > MAX_ANSWER_CHARS:
+            return Verdict(Status.CANNOT_TELL, "gold_too_long", answer, verifier=SympyEquivalence.name)
+        if len(answer) > MAX_ANSWER_CHARS:
+            return Verdict(Status.CANNOT_TELL, "answer_too_long", answer, verifier=SympyEquivalence.name)
+        exact = ExactMatch().check(gold, answer)
+        if exact.correct:
+            return exact
+        return SympyEquivalence(config, pool).check(gold, answer)
+    except Exception:
+        return Verdict(Status.CANNOT_TELL, "verifier_error", answer, verifier=SympyEquivalence.name)

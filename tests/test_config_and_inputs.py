@@ -200,7 +200,7 @@ def test_shipped_problem_sets_are_well_formed():
     )
     problems = list(read_problems(config))
     assert len(problems) >= 300
-    from filters.normalize import parse_number
+    from filters.numbers import parse_number
 
     assert all(parse_number(p.answer) is not None for p in problems)  # every gold is an exact number
 

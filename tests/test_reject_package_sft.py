@@ -49,10 +49,10 @@ PROBLEMS = {"a": problem("a", "7"), "b": problem("b", "1/2")}
 SAMPLES = [
     sample("a", 0, r"3 + 4 = 7, so the answer is \boxed{7}."),
     sample("a", 1, r"3 + 4 = 8, so \boxed{8}."),
-    sample("a", 2, "I am not sure."),
+    sample("a", 2, "I am not sure.\nSorry."),
     sample("a", 3, r"Long reasoning that was cut off... \boxed{7}", finish_reason="length"),
     sample("b", 0, r"Half: \boxed{\frac{1}{2}}", reasoning="1 divided by 2 is one half."),
-    sample("b", 1, "The answer is 0.5", finish_reason="stop"),
+    sample("b", 1, "So it is 0.5 overall.\nDone.", finish_reason="stop"),
 ]
 
 
@@ -70,14 +70,14 @@ def test_reject_reasons_and_counts():
         (False, "no_answer"),
         (False, "truncated"),  # right answer, but the reasoning never finished
         (True, "equal_value"),
-        (False, "no_answer"),  # no box and no pattern configured
+        (False, "no_answer"),  # no box, no marker and no pattern configured
     ]
     assert (stats.samples, stats.kept) == (6, 2)
     assert dict(stats.dropped_by_reason) == {"wrong_answer": 1, "no_answer": 2, "truncated": 1}
 
 
 def test_answer_patterns_and_keep_truncated():
-    verdicts, stats = judged(RejectConfig(answer_patterns=[r"answer is (\S+)"], keep_truncated=True))
+    verdicts, stats = judged(RejectConfig(answer_patterns=[r"it is (\S+) overall"], keep_truncated=True))
     assert [v.kept for v in verdicts] == [True, False, False, True, True, True]
     assert verdicts[5].extracted == "0.5" and verdicts[5].reason == "equal_value"
 

@@ -15,7 +15,7 @@ ROWS = [
     {"id": "q1", "gold": "7", "output": r"3 + 4 = 7, so \boxed{7}"},
     {"id": "q2", "gold": "1/2", "output": r"\boxed{\dfrac{2}{4}}"},
     {"id": "q3", "gold": "12", "output": r"\boxed{13}"},
-    {"id": "q4", "gold": "5", "output": "I give up"},
+    {"id": "q4", "gold": "5", "output": "Let me think.\nI give up."},
     {"id": "q5", "gold": "9", "output": "Answer: 9"},
 ]
 

@@ -1,0 +1,247 @@
+"""Compare two answers: their kind first (choice letter, words, set, tuple, interval, list), then the leaves.
+
+The same function runs twice with different leaf comparisons: in the caller's process with
+`plain_leaf`, which decides numbers and identical forms and raises `NeedsSympy` for anything else, and in
+the deadline pool with the sympy leaf (`filters.symbolic`). So cheap answers never pay for a child
+process, and both paths apply the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from filters.normalize import MATH_WORDS, normalize_text, strip_assignment
+from filters.numbers import numbers_match, parse_number
+
+EQUAL, WRONG = "equal_value", "wrong_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    reason: str  # equal_value, exact_match, wrong_answer, unparseable_gold, unparseable_answer
+    gold_form: str | None = None
+    answer_form: str | None = None
+
+
+class NeedsSympy(Exception):
+    """The plain comparison cannot decide; the sympy one must."""
+
+
+Leaf = Callable[[str, str, float], Outcome]
+
+
+def answer_form(text: str) -> str:
+    """The normalised text that comparisons start from (and that exact match compares, case-folded).
+
+    A worked equation with no variables states its value last: `13 + 20 = 33` is the answer 33.
+    """
+    form = strip_assignment(normalize_text(text))
+    if "=" in form and not _ORDER.search(form):
+        sides = form.split("=")
+        if all(side.strip() and not _LETTER.search(_LATEX_WORDS.sub("", side)) for side in sides):
+            return sides[-1].strip()
+    return form
+
+
+_CHOICE_LETTER = re.compile(r"\(?([A-J])\)?(?:[.:)]|\s|$)")
+_GOLD_CHOICE = re.compile(r"\(?([A-J])\)?")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z '\-]*")
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
+_LATEX_WORDS = re.compile(r"\\(?:begin|end)\s*\{\w+\*?\}|\\[A-Za-z]+")
+_LETTER = re.compile(r"[A-Za-z]")
+_ORDER = re.compile(r"[<>]|\\(?:le|ge|leq|geq|ne|neq)(?![A-Za-z])")
+
+
+def choice_letter(gold: str) -> str | None:
+    """`B` for a multiple-choice gold (`B`, `(B)`, `\\text{(B)}`), else None. Lower-case letters are symbols."""
+    match = _GOLD_CHOICE.fullmatch(normalize_text(gold))
+    return match.group(1) if match else None
+
+
+def is_text_answer(form: str) -> bool:
+    """Words, not maths (`Tuesday`, `no solution`): compared by exact match only."""
+    return bool(_WORDS.fullmatch(form)) and bool(_WORD.search(form))
+
+
+def is_prose(form: str) -> bool:
+    """Words around the maths (`10 times 6 is 60`, `indeed 40`): nothing to parse, so cannot tell."""
+    words = _WORD.findall(_LATEX_WORDS.sub(" ", form))
+    return any(word.lower() not in MATH_WORDS for word in words)
+
+
+def compare(gold: str, answer: str, rel_tol: float, leaf: Leaf) -> Outcome:
+    """Compare two answers. `leaf` compares two answers that have no further structure."""
+    gold_form, answer_form_ = answer_form(gold), answer_form(answer)
+    if not gold_form:
+        return Outcome("unparseable_gold")
+    if not answer_form_:
+        return Outcome("unparseable_answer", gold_form)
+    if gold_form.casefold() == answer_form_.casefold():
+        return Outcome("exact_match", gold_form, answer_form_)
+    letter = choice_letter(gold)
+    if letter is not None:
+        chosen = _CHOICE_LETTER.match(answer_form_)
+        picked = chosen.group(1) if chosen else None
+        return Outcome(EQUAL if picked == letter else WRONG, letter, picked or answer_form_)
+    gold_words, answer_words = is_text_answer(gold_form), is_text_answer(answer_form_)
+    if gold_words and answer_words:
+        return Outcome(WRONG, gold_form, answer_form_)  # exact match already failed
+    if gold_words or answer_words:  # words against maths ("I give up" for 5): nothing to compare
+        return Outcome("unparseable_gold" if gold_words else "unparseable_answer", gold_form, answer_form_)
+    return _compare_forms(gold_form, answer_form_, rel_tol, leaf)
+
+
+# Structures nest (a set of tuples of intervals); deeper than this is a decoy, not an answer.
+MAX_DEPTH = 8
+
+
+def _compare_forms(gold: str, answer: str, rel_tol: float, leaf: Leaf, depth: int = 0) -> Outcome:
+    if depth > MAX_DEPTH:
+        return Outcome("unparseable_answer", gold, answer)
+    gold_structure, answer_structure = structure(gold), structure(answer)
+    if gold_structure is None and answer_structure is None:
+        return leaf(gold, answer, rel_tol)
+    if gold_structure is None or answer_structure is None:
+        single = gold_structure or answer_structure
+        assert single is not None
+        if single.kind == "set" and len(single.items) == 1:  # `\{5\}` and `5`
+            items = (single.items[0], answer) if gold_structure else (gold, single.items[0])
+            return _compare_forms(*items, rel_tol, leaf, depth + 1)
+        return leaf(gold, answer, rel_tol)  # `x > 2` vs `(2, \infty)`, `\pm 2` vs `2, -2`: sympy knows
+    equal, unparseable = _structures_equal(gold_structure, answer_structure, rel_tol, leaf, depth)
+    if equal:
+        return Outcome(EQUAL, gold, answer)
+    return Outcome(unparseable or WRONG, gold, answer)
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    kind: str  # set (`\{…\}`), ordered (`(…)`, `[…]`, `(…]`, `\langle…\rangle`), list (bare `a, b`)
+    opening: str
+    closing: str
+    items: tuple[str, ...]
+
+
+_BRACKET_TOKEN = re.compile(r"\\\{|\\\}|\\langle|\\rangle|\\[A-Za-z]+|[()\[\]{},]")
+_OPENING = {"\\{", "\\langle", "(", "[", "{"}
+_CLOSING = {"\\}", "\\rangle", ")", "]", "}"}
+_STRUCTURAL = _OPENING | _CLOSING | {","}
+_ANGLE = {"\\langle": "(", "\\rangle": ")"}
+MAX_ITEMS = 64
+
+
+def structure(form: str) -> Structure | None:
+    """The top-level shape of an answer, or None for a leaf (a number, an expression, a relation)."""
+    tokens = [m for m in _BRACKET_TOKEN.finditer(form) if m.group() in _STRUCTURAL]
+    depth, commas = 0, []
+    enclosed = bool(tokens) and tokens[0].start() == 0 and tokens[0].group() in _OPENING
+    for token in tokens:
+        text = token.group()
+        if text in _OPENING:
+            depth += 1
+        elif text in _CLOSING:
+            depth -= 1
+            if depth == 0 and token.end() != len(form):
+                enclosed = False
+        elif depth == 0:
+            commas.append(token.start())
+    if commas:
+        if parse_number(form) is not None:
+            return None  # `7,425,000`
+        items = _split(form, commas)
+        return Structure("list", "", "", items) if len(items) <= MAX_ITEMS else None
+    if not enclosed or depth != 0 or tokens[-1].end() != len(form):
+        return None
+    opening, closing = tokens[0].group(), tokens[-1].group()
+    inner = form[tokens[0].end() : len(form) - len(closing)].strip()
+    inner_commas = _top_level_commas(inner)
+    items = _split(inner, inner_commas)
+    if opening in ("\\{", "{"):  # `{1, 2}` is how sets are written outside LaTeX
+        return Structure("set", opening, closing, items) if len(items) <= MAX_ITEMS else None
+    if len(items) < 2 or len(items) > MAX_ITEMS:
+        return None  # `(5)` is a parenthesised leaf
+    return Structure("ordered", _ANGLE.get(opening, opening), _ANGLE.get(closing, closing), items)
+
+
+def _top_level_commas(text: str) -> list[int]:
+    depth, commas = 0, []
+    for token in _BRACKET_TOKEN.finditer(text):
+        value = token.group()
+        if value in _OPENING:
+            depth += 1
+        elif value in _CLOSING:
+            depth -= 1
+        elif value == "," and depth == 0:
+            commas.append(token.start())
+    return commas
+
+
+def _split(text: str, commas: list[int]) -> tuple[str, ...]:
+    bounds = [-1, *commas, len(text)]
+    items = (text[start + 1 : end].strip() for start, end in zip(bounds, bounds[1:], strict=False))
+    return tuple(re.sub(r"^(?:and|or)\s+", "", item) for item in items if item)
+
+
+def _structures_equal(
+    gold: Structure, answer: Structure, rel_tol: float, leaf: Leaf, depth: int
+) -> tuple[bool, str | None]:
+    """(equal, the unparseable reason that made them unequal, if any)."""
+    unordered = {"set", "list"}
+    if gold.kind in unordered and answer.kind in unordered:
+        return _match_unordered(_unique(gold.items), _unique(answer.items), rel_tol, leaf, depth)
+    if "set" in (gold.kind, answer.kind):
+        return False, None  # a set is not a tuple or an interval
+    if gold.kind == "ordered" and answer.kind == "ordered":
+        if (gold.opening, gold.closing) != (answer.opening, answer.closing):
+            return False, None  # `[1, 2]` vs `(1, 2]`: the ends of an interval matter
+    if len(gold.items) != len(answer.items):
+        return False, None
+    for gold_item, answer_item in zip(gold.items, answer.items, strict=True):
+        outcome = _compare_forms(gold_item, answer_item, rel_tol, leaf, depth + 1)
+        if outcome.reason not in (EQUAL, "exact_match"):
+            return False, _unparseable(outcome)
+    return True, None
+
+
+def _unique(items: tuple[str, ...]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _match_unordered(
+    gold: list[str], answer: list[str], rel_tol: float, leaf: Leaf, depth: int
+) -> tuple[bool, str | None]:
+    if len(gold) != len(answer):
+        return False, None
+    remaining = list(answer)
+    for gold_item in gold:
+        unparseable = None
+        for index, answer_item in enumerate(remaining):
+            outcome = _compare_forms(gold_item, answer_item, rel_tol, leaf, depth + 1)
+            if outcome.reason in (EQUAL, "exact_match"):
+                del remaining[index]
+                break
+            unparseable = unparseable or _unparseable(outcome)
+        else:
+            return False, unparseable
+    return True, None
+
+
+def _unparseable(outcome: Outcome) -> str | None:
+    return outcome.reason if outcome.reason.startswith("unparseable") else None
+
+
+def plain_leaf(gold: str, answer: str, rel_tol: float) -> Outcome:
+    """Identical forms and plain numbers; anything else needs sympy."""
+    if gold.casefold() == answer.casefold():
+        return Outcome("exact_match", gold, answer)
+    gold_number, answer_number = parse_number(gold), parse_number(answer)
+    if gold_number is not None and answer_number is not None:
+        equal = numbers_match(gold_number, answer_number, rel_tol)
+        return Outcome(EQUAL if equal else WRONG, str(gold_number), str(answer_number))
+    if gold_number is None and is_prose(gold):
+        return Outcome("unparseable_gold", gold)
+    if answer_number is None and is_prose(answer):
+        return Outcome("unparseable_answer", gold, answer)
+    raise NeedsSympy
