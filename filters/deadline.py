@@ -37,7 +37,7 @@ class DeadlinePool:
 
     At most `workers` calls run at once (others wait for a slot before their clock starts), so a deadline
     measures only the call's own work. Calls that die because another call's deadline killed the pool are
-    retried on a fresh pool (up to twice). A warmed-up spare pool waits beside the running one, so the call after a
+    retried on a fresh pool (up to twice) within their own deadline. A warmed-up spare pool waits beside the running one, so the call after a
     kill does not wait seconds for new processes to import sympy.
     """
 
@@ -52,20 +52,27 @@ class DeadlinePool:
 
     def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         with self._slots:
+            self._started()  # the first start of all is not the call's time (later ones take a warm spare)
+            # One deadline for the call, retries and waiting for a spare included: a call killed along with
+            # another call's runaway is run again in what is left of its own time.
+            deadline = time.monotonic() + timeout_s
             for attempt in range(_ATTEMPTS):
-                pool = self._started()
+                pool = self._started(wait_s=max(0.0, deadline - time.monotonic()))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 try:
-                    return pool.submit(fn, *args).result(timeout=timeout_s)
+                    return pool.submit(fn, *args).result(timeout=remaining)
                 except FutureTimeout:
                     self._kill(pool)
-                    raise DeadlineExceeded(f"no result within {timeout_s:g} s") from None
+                    break
                 except (BrokenProcessPool, CancelledError):
                     # Cancelled: submitted just as another call's deadline shut the pool down.
                     killed_for_another_call = pool in self._killed
                     self._kill(pool)  # the next call starts a fresh pool
                     if attempt == _ATTEMPTS - 1 or not killed_for_another_call:
                         raise
-        raise AssertionError("unreachable")
+            raise DeadlineExceeded(f"no result within {timeout_s:g} s")
 
     def start(self) -> None:
         """Start the pool and its spare now and wait until both are warm (before timing anything)."""
@@ -74,11 +81,20 @@ class DeadlinePool:
         if spare is not None:
             spare.result()
 
-    def _started(self) -> ProcessPoolExecutor:
+    def _started(self, wait_s: float | None = None) -> ProcessPoolExecutor:
+        """The running pool; after a kill, the spare (waiting at most `wait_s` for it to be warm)."""
         with self._lock:
             if self._pool is None:
-                spare, self._spare = self._spare, None
-                self._pool = spare.result() if spare is not None else self._new_pool()
+                if self._spare is None:
+                    self._pool = self._new_pool()
+                else:
+                    try:
+                        self._pool = self._spare.result(timeout=wait_s)
+                    except FutureTimeout:
+                        raise DeadlineExceeded("no warm pool within the deadline") from None
+                    except BaseException:
+                        self._spare = None  # the spare failed to start: the next call builds one itself
+                        raise
                 self._spare = Future()
                 threading.Thread(target=self._build, args=(self._spare,), daemon=True).start()
             return self._pool
