@@ -1,5 +1,10 @@
-"""Stage 2: problems → samples. Windows of problems go to the teacher; each window's samples land in their own
-part file (`samples/part-NNNNN.jsonl`), written atomically, so a re-run only asks for the missing problems."""
+"""Stage 2: problems → samples. Windows of problems go to the teacher; each problem's samples are appended to
+this invocation's journal (`samples/part-NNNNN.jsonl`) and fsynced as soon as they exist.
+
+Every sample has a key (`Sample.key`): problem, rendered prompt, model, sampling parameters and index. A
+re-run, after Ctrl-C, `kill -9` or a crashed server, asks the teacher only for the keys not on disk, so
+each sample is made once; a line torn by a crash is not read and its sample is made again.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ from pathlib import Path
 
 from factory.config import SamplingConfig
 from factory.prompts import PromptTemplate
-from factory.records import Problem, Sample
-from factory.storage import read_jsonl, write_jsonl
-from factory.teachers import Log, Teacher
+from factory.records import Problem, Sample, sample_key
+from factory.storage import Journal, drop_torn_tail, read_journal
+from factory.teachers import Log, SampleRequest, Teacher, sampling_record
 
 PART_GLOB = "part-*.jsonl"
 
@@ -28,9 +33,15 @@ class GenerateStats:
 
 
 def read_samples(samples_dir: Path) -> Iterator[Sample]:
+    """Every complete sample on disk, each key once."""
+    seen: set[str] = set()
     for part in sorted(samples_dir.glob(PART_GLOB)):
-        for row in read_jsonl(part):
-            yield Sample.from_dict(row)
+        for row in read_journal(part):
+            sample = Sample.from_dict(row)
+            key = sample.key()
+            if key not in seen:
+                seen.add(key)
+                yield sample
 
 
 def generate(
@@ -39,15 +50,18 @@ def generate(
     start_teacher: Callable[[], Teacher],
     template: PromptTemplate,
     sampling: SamplingConfig,
+    model: str,
     window: int,
     log: Log,
 ) -> GenerateStats:
-    """Sample every problem that has no samples on disk yet. The teacher starts only if there is work."""
-    done = {sample.problem_id for sample in read_samples(samples_dir)}
+    """Make every sample whose key is not on disk yet. The teacher starts only if there is work."""
+    for part in samples_dir.glob(PART_GLOB):
+        drop_torn_tail(part)
+    done = {sample.key() for sample in read_samples(samples_dir)}
     stats = GenerateStats()
-    pending = _skip_done(problems, done, stats)
-    next_part = 1 + max((int(path.stem.split("-")[1]) for path in samples_dir.glob(PART_GLOB)), default=-1)
+    pending = _missing(problems, done, template, sampling, model, stats)
     teacher: Teacher | None = None
+    journal: Journal | None = None
     started = time.monotonic()
     progress = _Progress(log, started)
     try:
@@ -56,20 +70,17 @@ def generate(
                 teacher = start_teacher()
                 started = time.monotonic()  # engine start-up is not generation time
                 progress = _Progress(log, started)
-            finished: list[Sample] = []
-            try:
-                for samples in teacher.generate(chunk, template, sampling):
-                    finished.extend(samples)
-                    stats.problems_generated += 1
-                    stats.samples_generated += len(samples)
-                    stats.completion_tokens += sum(sample.completion_tokens or 0 for sample in samples)
-                    progress.update(stats)
-            finally:
-                # Also on an error or Ctrl-C: what the teacher finished is kept, and the re-run skips it.
-                if finished:
-                    write_jsonl(samples_dir / f"part-{next_part:05d}.jsonl", (s.to_dict() for s in finished))
-                    next_part += 1
+                journal = Journal(samples_dir / f"part-{_next_part(samples_dir):05d}.jsonl")
+            assert journal is not None
+            for samples in teacher.generate(chunk, template, sampling):
+                journal.append(sample.to_dict() for sample in samples)
+                stats.problems_generated += 1
+                stats.samples_generated += len(samples)
+                stats.completion_tokens += sum(sample.completion_tokens or 0 for sample in samples)
+                progress.update(stats)
     finally:
+        if journal is not None:
+            journal.close()
         if teacher is not None:
             teacher.close()
     stats.seconds = round(time.monotonic() - started, 2)
@@ -78,12 +89,30 @@ def generate(
     return stats
 
 
-def _skip_done(problems: Iterable[Problem], done: set[str], stats: GenerateStats) -> Iterator[Problem]:
+def _next_part(samples_dir: Path) -> int:
+    return 1 + max((int(path.stem.split("-")[1]) for path in samples_dir.glob(PART_GLOB)), default=-1)
+
+
+def _missing(
+    problems: Iterable[Problem],
+    done: set[str],
+    template: PromptTemplate,
+    sampling: SamplingConfig,
+    model: str,
+    stats: GenerateStats,
+) -> Iterator[SampleRequest]:
+    recorded = sampling_record(sampling)
     for problem in problems:
-        if problem.id in done:
-            stats.problems_reused += 1
+        messages = template.messages(problem.problem)
+        indices = tuple(
+            index
+            for index in range(sampling.n)
+            if sample_key(problem.id, messages, template.hash, model, recorded, index) not in done
+        )
+        if indices:
+            yield SampleRequest(problem, indices)
         else:
-            yield problem
+            stats.problems_reused += 1
 
 
 class _Progress:

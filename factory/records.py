@@ -7,6 +7,8 @@ JSON lines and never share objects in memory.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -52,6 +54,34 @@ class Sample(_Record):
     teacher_model: str
     sampling: dict[str, Any]
     latency_s: float
+
+    def key(self) -> str:
+        return sample_key(
+            self.problem_id,
+            self.messages,
+            self.prompt_hash,
+            self.teacher_model,
+            self.sampling,
+            self.sample_index,
+        )
+
+
+def sample_key(
+    problem_id: str,
+    messages: list[Message],
+    prompt_hash: str,
+    model: str,
+    sampling: dict[str, Any],
+    index: int,
+) -> str:
+    """The identity of one sample: what was asked (problem, rendered prompt, template), of whom (model),
+    how (sampling parameters other than `n`) and which draw (index). Not the backend: the same model
+    offline or over HTTP makes the same sample, so a run can switch and keep what it has. Not `n`: raising
+    it asks for more draws and keeps the first ones."""
+    request = {k: v for k, v in sampling.items() if k != "n"}
+    identity = [problem_id, messages, prompt_hash, model, request, index]
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
 
 
 @dataclass(slots=True)

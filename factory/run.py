@@ -90,7 +90,8 @@ def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
         "problems": problems,  # a larger limit adds problems; finished ones stay valid
         "prompt": {"template": config.prompt.template, "hash": template_hash},
         "teacher": teacher,
-        "sampling": dataclasses.asdict(config.sampling),
+        # n is not here: sample keys leave it out, so a larger n only adds draws to the same run.
+        "sampling": {k: v for k, v in dataclasses.asdict(config.sampling).items() if k != "n"},
     }
 
 
@@ -116,6 +117,7 @@ def run(config: RunConfig, log: Log) -> Summary:
         lambda: make_teacher(config.teacher, config.sampling, log),
         template,
         config.sampling,
+        config.teacher.model,
         config.teacher.window,
         log,
     )
@@ -133,7 +135,12 @@ def run(config: RunConfig, log: Log) -> Summary:
 
     def reject_stage() -> None:
         gold = {problem_id: problem.answer for problem_id, problem in problems.items()}
-        verdicts = judge(_current(read_samples(samples_dir), problems), gold, config.reject, reject_stats)
+        verdicts = judge(
+            _current(read_samples(samples_dir), problems, config.sampling.n),
+            gold,
+            config.reject,
+            reject_stats,
+        )
         write_jsonl(verdicts_path, (verdict.to_dict() for verdict in verdicts))
         log(f"reject: {reject_stats.kept} of {reject_stats.samples} samples kept")
 
@@ -151,7 +158,7 @@ def run(config: RunConfig, log: Log) -> Summary:
     def package_stage() -> None:
         kept = {(v.problem_id, v.sample_index): v for v in verdicts if v.kept}
         write_shards(
-            _current(read_samples(samples_dir), problems),
+            _current(read_samples(samples_dir), problems, config.sampling.n),
             kept,
             problems,
             shards_dir,
@@ -168,9 +175,9 @@ def run(config: RunConfig, log: Log) -> Summary:
     return summary
 
 
-def _current(samples: Iterable[Sample], problems: Mapping[str, Problem]) -> Iterator[Sample]:
-    """Samples of the problems in this run's inputs (a smaller limit_per_file leaves others on disk)."""
-    return (sample for sample in samples if sample.problem_id in problems)
+def _current(samples: Iterable[Sample], problems: Mapping[str, Problem], n: int) -> Iterator[Sample]:
+    """The samples this config asks for: a smaller limit_per_file or n leaves others on disk, unused."""
+    return (sample for sample in samples if sample.problem_id in problems and sample.sample_index < n)
 
 
 def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
@@ -178,6 +185,8 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
     key_path = run_dir / "generation.yaml"
     if key_path.exists():
         previous = yaml.safe_load(key_path.read_text())
+        # Folders made before sample keys recorded n, which no longer decides anything.
+        (previous.get("sampling") or {}).pop("n", None)
         if previous != key:
             changed = _first_difference(previous, key)
             raise FactoryError(

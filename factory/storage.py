@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from factory.errors import FactoryError
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -52,6 +54,59 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
+
+
+class Journal:
+    """An append-only JSON-lines file for results that must survive a crash the moment they exist.
+
+    Each `append` writes whole lines and fsyncs them. A crash can leave at most one torn last line, which
+    `read_journal` never returns. A journal is never reopened: a later run starts a new file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = path.open("x", encoding="utf-8")
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        self._handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """The complete lines of a journal; a torn last line (no newline: the writer was killed) is skipped."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith("\n"):
+                return  # torn by a crash mid-write; its results are generated again
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise FactoryError(
+                        f"{path}:{number}: not a JSON line ({error.msg}); the file is damaged, "
+                        "delete it to generate its samples again"
+                    ) from None
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a journal back to its last complete line (a crash mid-write leaves a torn one)."""
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        data = handle.read()
+        handle.truncate(data.rfind(b"\n") + 1)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_json(path: Path, data: Any) -> None:

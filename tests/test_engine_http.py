@@ -25,7 +25,7 @@ from factory.config import SamplingConfig, TeacherConfig, build
 from factory.errors import FactoryError
 from factory.problems import read_problems
 from factory.prompts import load_template
-from factory.teachers import make_teacher
+from factory.teachers import SampleRequest, make_teacher
 
 pytestmark = pytest.mark.engine
 
@@ -38,13 +38,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(embedded_model, tmp_path_factory):
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "vllm.log"
+def start_server(model: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(embedded_model), "--served-model-name", SERVED_NAME,
+        "--model", str(model), "--served-model-name", SERVED_NAME,
         "--host", "127.0.0.1", "--port", str(port),
         "--enforce-eager", "--max-model-len", "1024", "--seed", "0", "--dtype", "float32",
     ]  # fmt: skip
@@ -54,29 +51,41 @@ def server(embedded_model, tmp_path_factory):
         "VLLM_LOGGING_LEVEL": "WARNING",
         "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",  # as the offline teacher sets on small machines
     }
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 400
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"vllm server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vllm server did not come up in 400 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
-        yield base_url
-    finally:
-        process.terminate()
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"vllm server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(process)
+            pytest.fail(f"vllm server did not come up in 400 s:\n{log_path.read_text()[-3000:]}")
+        time.sleep(1)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(embedded_model, tmp_path_factory):
+    port = free_port()
+    process = start_server(embedded_model, port, tmp_path_factory.mktemp("server") / "vllm.log")
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop_server(process)
 
 
 class FaultProxy:
@@ -161,7 +170,8 @@ TEMPLATE = load_template("boxed_cot")
 
 def generate_all(config: TeacherConfig, limit: int = 3):
     teacher = make_teacher(config, SAMPLING, log=lambda message: None)
-    return [sample for samples in teacher.generate(problems(limit), TEMPLATE, SAMPLING) for sample in samples]
+    requests = [SampleRequest(problem, tuple(range(SAMPLING.n))) for problem in problems(limit)]
+    return [sample for samples in teacher.generate(requests, TEMPLATE, SAMPLING) for sample in samples]
 
 
 def test_chat_endpoint_returns_n_samples_per_problem(server):
@@ -286,3 +296,70 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
     assert len(healthy.posts) == 1  # only the missing problem was asked for
     summary = json.loads((run_dir / "summary.json").read_text())
     assert (summary["problems"], summary["samples"], summary["generated_now"]) == (4, 8, 2)
+
+
+def test_a_larger_n_adds_draws_to_the_same_run(server, tmp_path):
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 2}\n"
+        f"teacher: {{backend: http, base_url: '{server}', model: {SERVED_NAME}}}\n"
+        "sampling: {n: 2, max_tokens: 16}\n"
+    )
+    assert CliRunner().invoke(main, ["run", str(config)]).exit_code == 0
+    config.write_text(config.read_text().replace("n: 2", "n: 3"))
+    more = CliRunner().invoke(main, ["run", str(config)])
+    assert more.exit_code == 0, more.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["samples"], summary["generated_now"]) == (6, 2)  # one more draw per problem
+    indices = sorted(
+        (row["problem_id"], row["sample_index"])
+        for part in (run_dir / "samples").glob("part-*.jsonl")
+        for row in map(json.loads, part.open())
+    )
+    assert [index for _, index in indices] == [0, 1, 2] * 2
+
+
+def test_the_server_stops_mid_run_and_comes_back(embedded_model, tmp_path):
+    """A real restart of `vllm serve` on the same port while `factory run` is generating: the run retries
+    through the outage and finishes every problem."""
+    port = free_port()
+    log_path = tmp_path / "vllm.log"
+    process = start_server(embedded_model, port, log_path)
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 8}\n"
+        f"teacher: {{backend: http, base_url: 'http://127.0.0.1:{port}/v1', model: {SERVED_NAME},"
+        " max_concurrency: 1, max_retries: 9}\n"
+        "sampling: {n: 2, max_tokens: 48}\n"
+    )
+    result = {}
+    runner = threading.Thread(
+        target=lambda: result.update(run=CliRunner().invoke(main, ["run", str(config)]))
+    )
+    runner.start()
+    try:
+        samples_dir = run_dir / "samples"
+        deadline = time.monotonic() + 300
+        while not any(part.stat().st_size for part in samples_dir.glob("part-*.jsonl")):
+            assert time.monotonic() < deadline and runner.is_alive(), result
+            time.sleep(0.2)
+        stop_server(process)  # mid-run: later problems are still to come
+        stopped_with = {
+            row["problem_id"]
+            for part in samples_dir.glob("part-*.jsonl")
+            for row in map(json.loads, part.open())
+        }
+        assert len(stopped_with) < 8
+        time.sleep(3)
+        process = start_server(embedded_model, port, log_path)
+        runner.join(timeout=600)
+    finally:
+        stop_server(process)
+    run = result["run"]
+    assert run.exit_code == 0, run.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["problems"], summary["samples"]) == (8, 16)  # no problem lost

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from factory.records import Sample
 
 pytestmark = pytest.mark.engine
 
@@ -85,7 +89,66 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
     assert again["generated_now"] == 0 and again["kept"] == summary["kept"] and again["samples"] == 12
 
     # A config that would generate differently is refused instead of mixing samples.
-    config.write_text(config.read_text().replace("n: 2", "n: 3"))
+    config.write_text(config.read_text().replace("temperature: 0.7", "temperature: 0.9"))
     third = factory_run(config)
     assert third.returncode == 1
-    assert "holds samples made with a different config (sampling.n: 2 → 3)" in third.stderr
+    assert "holds samples made with a different config (sampling.temperature: 0.7 → 0.9)" in third.stderr
+
+
+def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, embedded_model):
+    from factory.config import RunConfig, load_config
+    from factory.generate import read_samples
+    from factory.problems import read_problems
+    from factory.prompts import load_template
+    from factory.records import sample_key
+    from factory.teachers import sampling_record
+
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 8}\n"
+        "teacher: {backend: vllm, model: embedded:smollm2-135m-instruct, max_model_len: 1024, dtype: float32,"
+        " enforce_eager: true, window: 2}\n"
+        "sampling: {n: 2, temperature: 0.7, max_tokens: 32, seed: 0}\n"
+    )
+    env = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING"}
+    with (tmp_path / "killed.log").open("w") as log:
+        process = subprocess.Popen(
+            [*FACTORY, "run", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    samples_dir = run_dir / "samples"
+    deadline = time.monotonic() + 600
+    while not any(part.stat().st_size for part in samples_dir.glob("part-*.jsonl")):
+        assert process.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "no sample was written in 600 s"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the run and vLLM's engine process, mid-generation
+    process.wait()
+    before = {sample.key() for sample in read_samples(samples_dir)}
+    assert 0 < len(before) < 16
+
+    resumed = factory_run(config)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["generated_now"] == 16 - len(before)  # only the missing samples were made
+
+    lines = [line for part in sorted(samples_dir.glob("part-*.jsonl")) for line in part.open()]
+    assert all(line.endswith("\n") for line in lines)  # no torn file is left
+    keys = [Sample.from_dict(json.loads(line)).key() for line in lines]
+    assert len(keys) == len(set(keys)) == 16  # no duplicates
+
+    # The keys an uninterrupted run makes: every (problem, index) of this config.
+    loaded = load_config(RunConfig, str(config), ())
+    template = load_template(loaded.prompt.template)
+    recorded = sampling_record(loaded.sampling)
+    expected = {
+        sample_key(p.id, template.messages(p.problem), template.hash, loaded.teacher.model, recorded, index)
+        for p in read_problems(loaded.problems)
+        for index in range(2)
+    }
+    assert set(keys) == expected

@@ -11,6 +11,7 @@ import pytest
 from factory.config import SamplingConfig, TeacherConfig
 from factory.prompts import load_template
 from factory.records import Problem
+from factory.teachers import SampleRequest
 from factory.teachers.http import HTTPTeacher, _retry_after_s
 
 TEMPLATE = load_template("boxed_cot")
@@ -22,7 +23,8 @@ def parse(body, n):
         TeacherConfig(backend="http", base_url="http://127.0.0.1:9/v1", model="m"), log=print
     )
     sampling = SamplingConfig(n=n)
-    return teacher._samples(PROBLEM, TEMPLATE, sampling, TEMPLATE.messages(PROBLEM.problem), None, body, 0.5)
+    request = SampleRequest(PROBLEM, tuple(range(n)))
+    return teacher._samples(request, TEMPLATE, sampling, TEMPLATE.messages(PROBLEM.problem), None, body, 0.5)
 
 
 @pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])  # vLLM 0.32 / older vLLM and DeepSeek

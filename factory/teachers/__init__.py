@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from factory.config import SamplingConfig, TeacherConfig
@@ -17,14 +18,23 @@ from factory.records import Problem, Sample
 Log = Callable[[str], None]
 
 
+@dataclass(frozen=True, slots=True)
+class SampleRequest:
+    """The draws still missing for one problem: `indices` are the sample indices to make (len = n asked)."""
+
+    problem: Problem
+    indices: tuple[int, ...]
+
+
 class Teacher(Protocol):
     backend: str
     model: str
 
     def generate(
-        self, problems: Sequence[Problem], template: PromptTemplate, sampling: SamplingConfig
+        self, requests: Sequence[SampleRequest], template: PromptTemplate, sampling: SamplingConfig
     ) -> Iterator[list[Sample]]:
-        """Yield the `sampling.n` samples of each problem as each problem completes, in any order."""
+        """Yield each request's samples (one per index, `sample_index` set to it) as each request completes,
+        in any order. `sampling.n` is the run's n; a request asks for `len(indices)` draws."""
         ...
 
     def close(self) -> None: ...

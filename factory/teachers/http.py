@@ -23,7 +23,7 @@ from factory.config import SamplingConfig, TeacherConfig
 from factory.errors import FactoryError
 from factory.prompts import PromptTemplate
 from factory.records import Problem, Sample
-from factory.teachers import Log, sampling_record
+from factory.teachers import Log, SampleRequest, sampling_record
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.5
@@ -59,12 +59,12 @@ class HTTPTeacher:
             self._headers["Authorization"] = f"Bearer {key}"
 
     def generate(
-        self, problems: Sequence[Problem], template: PromptTemplate, sampling: SamplingConfig
+        self, requests: Sequence[SampleRequest], template: PromptTemplate, sampling: SamplingConfig
     ) -> Iterator[list[Sample]]:
         results: queue.Queue[list[Sample] | RequestFailed | None] = queue.Queue()
         stop = threading.Event()
         thread = threading.Thread(
-            target=lambda: asyncio.run(self._run(problems, template, sampling, results, stop)),
+            target=lambda: asyncio.run(self._run(requests, template, sampling, results, stop)),
             name="factory-http",
             daemon=True,
         )
@@ -81,13 +81,13 @@ class HTTPTeacher:
             thread.join(timeout=5)
         if failures:
             raise FactoryError(
-                f"{len(failures)} of {len(problems)} problems failed against {self._url} "
+                f"{len(failures)} of {len(requests)} problems failed against {self._url} "
                 f"(first: {failures[0].problem.id}: {failures[0]}); finished problems are saved, re-run to retry the rest"
             )
 
     async def _run(
         self,
-        problems: Sequence[Problem],
+        requests: Sequence[SampleRequest],
         template: PromptTemplate,
         sampling: SamplingConfig,
         results: queue.Queue[Any],
@@ -103,25 +103,30 @@ class HTTPTeacher:
                 timeout=config.request_timeout_s, limits=limits, headers=self._headers
             ) as client:
 
-                async def one(problem: Problem) -> None:
+                async def one(request: SampleRequest) -> None:
                     async with semaphore:
                         if stop.is_set():
                             return
                         try:
-                            results.put(await self._sample(client, problem, template, sampling))
+                            results.put(await self._sample(client, request, template, sampling))
                         except RequestFailed as failure:
                             results.put(failure)
 
-                await asyncio.gather(*(one(problem) for problem in problems))
+                await asyncio.gather(*(one(request) for request in requests))
         finally:
             results.put(None)
 
     async def _sample(
-        self, client: httpx.AsyncClient, problem: Problem, template: PromptTemplate, sampling: SamplingConfig
+        self,
+        client: httpx.AsyncClient,
+        request: SampleRequest,
+        template: PromptTemplate,
+        sampling: SamplingConfig,
     ) -> list[Sample]:
+        problem = request.problem
         payload: dict[str, Any] = {
             "model": self.model,
-            "n": sampling.n,
+            "n": len(request.indices),
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
@@ -142,7 +147,7 @@ class HTTPTeacher:
         body = await self._post(client, problem, payload)
         latency = round(time.monotonic() - started, 3)
         try:
-            return self._samples(problem, template, sampling, messages, prompt_text, body, latency)
+            return self._samples(request, template, sampling, messages, prompt_text, body, latency)
         except (KeyError, TypeError, ValueError, IndexError) as error:
             raise RequestFailed(problem, f"unexpected response shape ({error!r})") from None
 
@@ -179,7 +184,7 @@ class HTTPTeacher:
 
     def _samples(
         self,
-        problem: Problem,
+        request: SampleRequest,
         template: PromptTemplate,
         sampling: SamplingConfig,
         messages: list[dict[str, str]],
@@ -190,6 +195,8 @@ class HTTPTeacher:
         usage = body.get("usage") or {}
         choices = sorted(body["choices"], key=lambda choice: choice.get("index", 0))
         recorded = sampling_record(sampling)
+        if len(choices) != len(request.indices):
+            raise ValueError(f"asked for n={len(request.indices)} choices, got {len(choices)}")
         samples = []
         for position, choice in enumerate(choices):
             if "message" in choice:
@@ -207,8 +214,8 @@ class HTTPTeacher:
                 completion_tokens = None
             samples.append(
                 Sample(
-                    problem_id=problem.id,
-                    sample_index=int(choice.get("index", position)),
+                    problem_id=request.problem.id,
+                    sample_index=request.indices[position],
                     messages=messages,
                     prompt_text=prompt_text,
                     prompt_template=template.name,
@@ -224,8 +231,6 @@ class HTTPTeacher:
                     latency_s=latency,
                 )
             )
-        if len(samples) != sampling.n:
-            raise ValueError(f"asked for n={sampling.n} choices, got {len(samples)}")
         return samples
 
     def close(self) -> None:

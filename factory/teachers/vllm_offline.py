@@ -11,8 +11,8 @@ from factory.config import SamplingConfig, TeacherConfig
 from factory.embedded import resolve_model
 from factory.errors import FactoryError
 from factory.prompts import PromptTemplate
-from factory.records import Problem, Sample
-from factory.teachers import Log, sampling_record
+from factory.records import Sample
+from factory.teachers import Log, SampleRequest, sampling_record
 
 
 class VLLMTeacher:
@@ -55,27 +55,30 @@ class VLLMTeacher:
         log(f"vLLM ready in {time.monotonic() - started:.0f} s")
 
     def generate(
-        self, problems: Sequence[Problem], template: PromptTemplate, sampling: SamplingConfig
+        self, requests: Sequence[SampleRequest], template: PromptTemplate, sampling: SamplingConfig
     ) -> Iterator[list[Sample]]:
         from vllm import SamplingParams
 
-        params = SamplingParams(
-            n=sampling.n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
-            stop=list(sampling.stop) or None,
-        )
-        conversations = [template.messages(problem.problem) for problem in problems]
+        params = [
+            SamplingParams(
+                n=len(request.indices),
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                stop=list(sampling.stop) or None,
+            )
+            for request in requests
+        ]
+        conversations = [template.messages(request.problem.problem) for request in requests]
         started = time.monotonic()
         outputs = self._llm.chat(conversations, params, use_tqdm=True)
         latency = time.monotonic() - started  # the window's wall time: offline requests finish together
         recorded = sampling_record(sampling)
-        for problem, messages, output in zip(problems, conversations, outputs, strict=True):
+        for request, messages, output in zip(requests, conversations, outputs, strict=True):
             yield [
                 Sample(
-                    problem_id=problem.id,
-                    sample_index=completion.index,
+                    problem_id=request.problem.id,
+                    sample_index=request.indices[completion.index],
                     messages=messages,
                     prompt_text=None,
                     prompt_template=template.name,
