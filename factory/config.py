@@ -123,6 +123,19 @@ class RejectConfig:
 
 
 @dataclass
+class AdaptiveConfig:
+    """Adaptive rejection sampling. With `target_kept` > 0, problems are sampled in rounds of `sampling.n`
+    draws; a problem stops once it has `target_kept` kept traces or `max_samples` draws. 0 keeps fixed n."""
+
+    target_kept: int = 0
+    max_samples: int = 16
+
+    def validate(self) -> None:
+        _check(self.target_kept >= 0, "target_kept", f"must be >= 0, got {self.target_kept}")
+        _check(self.max_samples >= 1, "max_samples", f"must be >= 1, got {self.max_samples}")
+
+
+@dataclass
 class PackageConfig:
     rows_per_shard: int = 50_000
     compression: str = "zstd"
@@ -140,7 +153,12 @@ class RunConfig:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     reject: RejectConfig = field(default_factory=RejectConfig)
+    adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
+
+    def max_draws(self) -> int:
+        """The most samples any problem gets: n, or the adaptive budget."""
+        return self.adaptive.max_samples if self.adaptive.target_kept else self.sampling.n
 
 
 @dataclass

@@ -44,35 +44,54 @@ def read_samples(samples_dir: Path) -> Iterator[Sample]:
                 yield sample
 
 
+class LazyTeacher:
+    """The teacher, started on first use (a run with nothing to generate never loads an engine) and kept
+    across rounds of adaptive sampling. The caller closes it."""
+
+    def __init__(self, start: Callable[[], Teacher]) -> None:
+        self._start = start
+        self._teacher: Teacher | None = None
+        self.started_at: float | None = None
+
+    def get(self) -> Teacher:
+        if self._teacher is None:
+            self._teacher = self._start()
+            self.started_at = time.monotonic()  # engine start-up is not generation time
+        return self._teacher
+
+    def close(self) -> None:
+        teacher, self._teacher = self._teacher, None
+        if teacher is not None:
+            teacher.close()
+
+
 def generate(
-    problems: Iterable[Problem],
+    draws: Iterable[tuple[Problem, int]],
     samples_dir: Path,
-    start_teacher: Callable[[], Teacher],
+    teacher: LazyTeacher,
     template: PromptTemplate,
     sampling: SamplingConfig,
     model: str,
     window: int,
     log: Log,
 ) -> GenerateStats:
-    """Make every sample whose key is not on disk yet. The teacher starts only if there is work."""
+    """Make every sample whose key is not on disk yet: draws 0..d-1 of each (problem, d) in `draws`."""
     for part in samples_dir.glob(PART_GLOB):
         drop_torn_tail(part)
     done = {sample.key() for sample in read_samples(samples_dir)}
     stats = GenerateStats()
-    pending = _missing(problems, done, template, sampling, model, stats)
-    teacher: Teacher | None = None
+    pending = _missing(draws, done, template, sampling, model, stats)
     journal: Journal | None = None
     started = time.monotonic()
     progress = _Progress(log, started)
     try:
         while chunk := list(itertools.islice(pending, window)):
-            if teacher is None:
-                teacher = start_teacher()
-                started = time.monotonic()  # engine start-up is not generation time
+            engine = teacher.get()
+            if journal is None:
+                started = max(started, teacher.started_at or started)
                 progress = _Progress(log, started)
                 journal = Journal(samples_dir / f"part-{_next_part(samples_dir):05d}.jsonl")
-            assert journal is not None
-            for samples in teacher.generate(chunk, template, sampling):
+            for samples in engine.generate(chunk, template, sampling):
                 journal.append(sample.to_dict() for sample in samples)
                 stats.problems_generated += 1
                 stats.samples_generated += len(samples)
@@ -81,9 +100,7 @@ def generate(
     finally:
         if journal is not None:
             journal.close()
-        if teacher is not None:
-            teacher.close()
-    stats.seconds = round(time.monotonic() - started, 2)
+    stats.seconds = round(time.monotonic() - started, 2) if journal is not None else 0.0
     if stats.problems_generated:
         progress.update(stats, final=True)
     return stats
@@ -94,7 +111,7 @@ def _next_part(samples_dir: Path) -> int:
 
 
 def _missing(
-    problems: Iterable[Problem],
+    draws: Iterable[tuple[Problem, int]],
     done: set[str],
     template: PromptTemplate,
     sampling: SamplingConfig,
@@ -102,11 +119,11 @@ def _missing(
     stats: GenerateStats,
 ) -> Iterator[SampleRequest]:
     recorded = sampling_record(sampling)
-    for problem in problems:
+    for problem, count in draws:
         messages = template.messages(problem.problem)
         indices = tuple(
             index
-            for index in range(sampling.n)
+            for index in range(count)
             if sample_key(problem.id, messages, template.hash, model, recorded, index) not in done
         )
         if indices:

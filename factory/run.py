@@ -5,17 +5,19 @@
       samples/part-*.jsonl every teacher sample, kept or not
       verdicts.jsonl       one verdict per sample, with its reason
       shards/train-*.parquet + shards/manifest.json
+      problem_stats.jsonl  per problem: samples drawn, kept, pass rate
       summary.json         the counts printed at the end
       stages/*.done        which stage finished on which inputs; a re-run skips those
 
-A re-run of the same command generates only the problems that have no samples yet and redoes the cheap
-stages only when their inputs changed. A run folder refuses a config that would generate differently.
+A re-run of the same command generates only the samples whose keys are not on disk yet and redoes the
+cheap stages only when their inputs changed. A run folder refuses a config that would generate differently.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import itertools
 import platform
 import time
 from collections import Counter
@@ -30,10 +32,10 @@ import filters
 from factory import config as config_module
 from factory.config import RunConfig
 from factory.errors import FactoryError
-from factory.generate import generate, read_samples
+from factory.generate import GenerateStats, LazyTeacher, generate, read_samples
 from factory.package import write_shards
 from factory.problems import read_problems
-from factory.prompts import load_template
+from factory.prompts import PromptTemplate, load_template
 from factory.records import Problem, Sample, SampleVerdict
 from factory.reject import RejectStats, judge
 from factory.storage import StageMarkers, fingerprint, read_jsonl, run_once, write_json, write_jsonl
@@ -110,17 +112,22 @@ def run(config: RunConfig, log: Log) -> Summary:
     log(f"{len(problems)} problems from {', '.join(config.problems.paths)}")
 
     samples_dir = run_dir / "samples"
-    # Always runs: it reads which problems have samples and starts the teacher only for the missing ones.
-    stats = generate(
-        problems.values(),
-        samples_dir,
-        lambda: make_teacher(config.teacher, config.sampling, log),
-        template,
-        config.sampling,
-        config.teacher.model,
-        config.teacher.window,
-        log,
-    )
+    teacher = LazyTeacher(lambda: make_teacher(config.teacher, config.sampling, log))
+    # Always runs: it reads which samples are on disk and starts the teacher only for missing ones.
+    try:
+        if config.adaptive.target_kept:
+            stats = _adaptive_rounds(config, problems, samples_dir, teacher, template, log)
+        else:
+            stats = _generate(
+                config,
+                ((p, config.sampling.n) for p in problems.values()),
+                samples_dir,
+                teacher,
+                template,
+                log,
+            )
+    finally:
+        teacher.close()
     summary.generated_now = stats.samples_generated
     summary.reused_problems = stats.problems_reused
     summary.completion_tokens_now = stats.completion_tokens
@@ -130,13 +137,15 @@ def run(config: RunConfig, log: Log) -> Summary:
     generate_inputs = fingerprint(key, parts, inputs)
 
     verdicts_path = run_dir / "verdicts.jsonl"
-    reject_inputs = fingerprint(generate_inputs, dataclasses.asdict(config.reject), filters.VERSION)
+    reject_inputs = fingerprint(
+        generate_inputs, dataclasses.asdict(config.reject), config.max_draws(), filters.VERSION
+    )
     reject_stats = RejectStats()
 
     def reject_stage() -> None:
         gold = {problem_id: problem.answer for problem_id, problem in problems.items()}
         verdicts = judge(
-            _current(read_samples(samples_dir), problems, config.sampling.n),
+            _current(read_samples(samples_dir), problems, config.max_draws()),
             gold,
             config.reject,
             reject_stats,
@@ -151,6 +160,7 @@ def run(config: RunConfig, log: Log) -> Summary:
     summary.kept = sum(verdict.kept for verdict in verdicts)
     summary.problems_solved = len({verdict.problem_id for verdict in verdicts if verdict.kept})
     summary.dropped_by_reason = dict(Counter(verdict.reason for verdict in verdicts if not verdict.kept))
+    write_jsonl(run_dir / "problem_stats.jsonl", _problem_stats(problems, verdicts))
 
     shards_dir = run_dir / "shards"
     package_inputs = fingerprint(reject_inputs, dataclasses.asdict(config.package))
@@ -158,7 +168,7 @@ def run(config: RunConfig, log: Log) -> Summary:
     def package_stage() -> None:
         kept = {(v.problem_id, v.sample_index): v for v in verdicts if v.kept}
         write_shards(
-            _current(read_samples(samples_dir), problems, config.sampling.n),
+            _current(read_samples(samples_dir), problems, config.max_draws()),
             kept,
             problems,
             shards_dir,
@@ -173,6 +183,94 @@ def run(config: RunConfig, log: Log) -> Summary:
     summary.wall_seconds = round(time.monotonic() - started, 1)
     write_json(run_dir / "summary.json", dataclasses.asdict(summary) | {"pass_rate": summary.pass_rate})
     return summary
+
+
+def _generate(
+    config: RunConfig,
+    draws: Iterable[tuple[Problem, int]],
+    samples_dir: Path,
+    teacher: LazyTeacher,
+    template: PromptTemplate,
+    log: Log,
+) -> GenerateStats:
+    return generate(
+        draws,
+        samples_dir,
+        teacher,
+        template,
+        config.sampling,
+        config.teacher.model,
+        config.teacher.window,
+        log,
+    )
+
+
+def _adaptive_rounds(
+    config: RunConfig,
+    problems: Mapping[str, Problem],
+    samples_dir: Path,
+    teacher: LazyTeacher,
+    template: PromptTemplate,
+    log: Log,
+) -> GenerateStats:
+    """Rounds of `sampling.n` draws for the problems that have fewer than `target_kept` kept traces and
+    draws left in their budget. Each new sample is verified here to count kept traces; the reject stage
+    verifies all of them again when it writes the verdicts (milliseconds per sample, against seconds of
+    generation)."""
+    target, budget, step = config.adaptive.target_kept, config.adaptive.max_samples, config.sampling.n
+    draws = {problem_id: min(step, budget) for problem_id in problems}
+    kept: Counter[str] = Counter()
+    verified: set[str] = set()
+    gold = {problem_id: problem.answer for problem_id, problem in problems.items()}
+    total = GenerateStats()
+    for round_number in itertools.count(1):
+        stats = _generate(
+            config,
+            ((problems[pid], count) for pid, count in draws.items()),
+            samples_dir,
+            teacher,
+            template,
+            log,
+        )
+        total.problems_generated += stats.problems_generated
+        total.samples_generated += stats.samples_generated
+        total.completion_tokens += stats.completion_tokens
+        total.seconds += stats.seconds
+        if round_number == 1:
+            total.problems_reused = stats.problems_reused
+        new = [s for s in _current(read_samples(samples_dir), problems, budget) if s.key() not in verified]
+        for sample, verdict in zip(new, judge(new, gold, config.reject, RejectStats()), strict=True):
+            verified.add(sample.key())
+            kept[sample.problem_id] += verdict.kept
+        growing = [pid for pid, count in draws.items() if kept[pid] < target and count < budget]
+        log(
+            f"adaptive round {round_number}: {sum(kept[p] >= target for p in problems)} of {len(problems)} "
+            f"problems have {target} kept; {len(growing)} get {step} more draws"
+        )
+        if not growing:
+            return total
+        for pid in growing:
+            draws[pid] = min(budget, draws[pid] + step)
+    raise AssertionError("unreachable")
+
+
+def _problem_stats(
+    problems: Mapping[str, Problem], verdicts: Iterable[SampleVerdict]
+) -> Iterator[dict[str, Any]]:
+    """Per problem: samples drawn, kept, pass rate (what adaptive sampling spends its budget on)."""
+    drawn: Counter[str] = Counter()
+    kept: Counter[str] = Counter()
+    for verdict in verdicts:
+        drawn[verdict.problem_id] += 1
+        kept[verdict.problem_id] += verdict.kept
+    for problem_id in problems:
+        attempts = drawn[problem_id]
+        yield {
+            "problem_id": problem_id,
+            "samples": attempts,
+            "kept": kept[problem_id],
+            "pass_rate": round(kept[problem_id] / attempts, 4) if attempts else None,
+        }
 
 
 def _current(samples: Iterable[Sample], problems: Mapping[str, Problem], n: int) -> Iterator[Sample]:

@@ -363,3 +363,33 @@ def test_the_server_stops_mid_run_and_comes_back(embedded_model, tmp_path):
     assert run.exit_code == 0, run.output
     summary = json.loads((run_dir / "summary.json").read_text())
     assert (summary["problems"], summary["samples"]) == (8, 16)  # no problem lost
+
+
+def test_adaptive_sampling_stops_a_problem_once_it_has_enough_kept(server, tmp_path):
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/basic.jsonl], limit_per_file: 6}\n"
+        f"teacher: {{backend: http, base_url: '{server}', model: {SERVED_NAME}}}\n"
+        "sampling: {n: 2, max_tokens: 64, temperature: 0.8}\n"
+        "adaptive: {target_kept: 1, max_samples: 6}\n"
+    )
+    result = CliRunner().invoke(main, ["run", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "adaptive round 1:" in result.output
+    verdicts = [json.loads(line) for line in (run_dir / "verdicts.jsonl").open()]
+    stats = {row["problem_id"]: row for row in map(json.loads, (run_dir / "problem_stats.jsonl").open())}
+    assert len(stats) == 6
+    for problem_id, row in stats.items():
+        mine = sorted((v["sample_index"], v["kept"]) for v in verdicts if v["problem_id"] == problem_id)
+        assert [index for index, _ in mine] == list(range(row["samples"]))  # rounds of 2 draws, in order
+        assert row["samples"] in (2, 4, 6)
+        if row["kept"] == 0:
+            assert row["samples"] == 6  # unsolved: the whole budget was spent
+        else:
+            # solved: sampling stopped after the round that brought the first kept trace
+            assert not any(kept for index, kept in mine[: row["samples"] - 2])
+    again = CliRunner().invoke(main, ["run", str(config)])
+    assert again.exit_code == 0, again.output
+    assert json.loads((run_dir / "summary.json").read_text())["generated_now"] == 0  # resumes exactly
