@@ -31,6 +31,13 @@ class GenerateStats:
     completion_tokens: int = 0
     seconds: float = 0.0
 
+    def add(self, other: GenerateStats) -> None:
+        """Count another call's generation (adaptive rounds); reuse is counted by the first call alone."""
+        self.problems_generated += other.problems_generated
+        self.samples_generated += other.samples_generated
+        self.completion_tokens += other.completion_tokens
+        self.seconds += other.seconds
+
 
 def read_samples(samples_dir: Path) -> Iterator[Sample]:
     """Every complete sample on disk, each key once."""

@@ -232,10 +232,7 @@ def _adaptive_rounds(
             template,
             log,
         )
-        total.problems_generated += stats.problems_generated
-        total.samples_generated += stats.samples_generated
-        total.completion_tokens += stats.completion_tokens
-        total.seconds += stats.seconds
+        total.add(stats)
         if round_number == 1:
             total.problems_reused = stats.problems_reused
         new = [s for s in _current(read_samples(samples_dir), problems, budget) if s.key() not in verified]
