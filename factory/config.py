@@ -73,17 +73,21 @@ class TeacherConfig:
     max_model_len: int = 2048
     enforce_eager: bool = True
     dtype: str = "auto"  # float32 on CPUs without native bf16 (no AVX512-BF16/AMX): bf16 is ~3x slower there
-    window: int = 1024  # problems handed to the engine at once; finished windows survive a crash
+    window: int = 1024  # requests queued in the engine at once, topped up as each finishes
     engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to vllm.LLM
-    # OpenAI-compatible HTTP.
-    base_url: str | None = None
+    # OpenAI-compatible HTTP: one server or several replicas (a list); requests spread over those ready.
+    base_url: list[str] = field(default_factory=list)
     api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
     endpoint: str = "chat"
-    max_concurrency: int = 16
+    max_concurrency: int = 16  # requests in flight per base URL
     request_timeout_s: float = 600.0
     max_retries: int = 5
     # Extra request fields; `return_token_ids: true` gives per-sample token counts from a vLLM server when n > 1.
     extra_body: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.base_url, str):  # one URL given as a plain string
+            self.base_url = [self.base_url]
 
     def validate(self) -> None:
         _choice("backend", self.backend, ("vllm", "http"))
@@ -151,10 +155,16 @@ class RunConfig:
     problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    # Several teachers in one run (a local vLLM and an endpoint, two checkpoints...): when this list is
+    # given, `teacher` is not used. All pull from one queue of requests; each sample records its teacher.
+    teachers: list[TeacherConfig] = field(default_factory=list)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     reject: RejectConfig = field(default_factory=RejectConfig)
     adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
+
+    def all_teachers(self) -> list[TeacherConfig]:
+        return self.teachers or [self.teacher]
 
     def max_draws(self) -> int:
         """The most samples any problem gets: n, or the adaptive budget."""

@@ -10,9 +10,7 @@ provenance.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterable, Mapping
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,7 @@ SCHEMA = pa.schema(
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
         ("latency_s", pa.float64()),
+        ("sample_key", pa.string()),
     ]
 )
 
@@ -81,43 +80,73 @@ def to_row(sample: Sample, verdict: SampleVerdict, problem: Problem) -> dict[str
         "prompt_tokens": sample.prompt_tokens,
         "completion_tokens": sample.completion_tokens,
         "latency_s": sample.latency_s,
+        "sample_key": verdict.sample_key,
     }
 
 
-def write_shards(
-    samples: Iterable[Sample],
-    kept: Mapping[tuple[str, int], SampleVerdict],
-    problems: Mapping[str, Problem],
-    shards_dir: Path,
-    rows_per_shard: int,
-    compression: str,
-) -> list[Path]:
-    """Write the kept samples as `train-NNNNN.parquet`; the folder is swapped in whole when all are written."""
-    shards_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{shards_dir.name}-", dir=shards_dir.parent))
-    try:
-        names: list[str] = []
-        buffer: list[dict[str, Any]] = []
+class ShardWriter:
+    """Kept rows go into the open shard as they arrive, a row group at a time. The shard is written under a
+    hidden temporary name and renamed into place once it holds `rows_per_shard` rows or the writer closes
+    (also on an error or Ctrl-C), so a reader never sees a torn Parquet file. After a `kill -9` the open
+    shard's rows are missing from `shards/`; the next run writes them again (it compares `sample_key`s).
 
-        def flush() -> None:
-            name = f"train-{len(names):05d}.parquet"
-            table = pa.Table.from_pylist(buffer, schema=SCHEMA)
-            pq.write_table(table, staging / name, compression=None if compression == "none" else compression)
-            names.append(name)
-            buffer.clear()
+    No shard is written without rows: `datasets` fails on a Parquet file of 0 rows."""
 
-        for sample in samples:
-            verdict = kept.get((sample.problem_id, sample.sample_index))
-            if verdict is None:
-                continue
-            buffer.append(to_row(sample, verdict, problems[sample.problem_id]))
-            if len(buffer) >= rows_per_shard:
-                flush()
-        if buffer:  # no empty shard when nothing was kept: `datasets` fails on a Parquet file of 0 rows
-            flush()
-        if shards_dir.exists():
-            shutil.rmtree(shards_dir)
-        staging.rename(shards_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [shards_dir / name for name in names]
+    ROW_GROUP = 1000
+
+    def __init__(self, shards_dir: Path, prefix: str, rows_per_shard: int, compression: str) -> None:
+        self._dir = shards_dir
+        self._prefix = prefix
+        self._rows_per_shard = rows_per_shard
+        self._compression = None if compression == "none" else compression
+        self._buffer: list[dict[str, Any]] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._rows_in_shard = 0
+        self.paths: list[Path] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._buffer.append(row)
+        if (
+            len(self._buffer) >= self.ROW_GROUP
+            or self._rows_in_shard + len(self._buffer) >= self._rows_per_shard
+        ):
+            self._flush()
+
+    def close(self) -> None:
+        self._flush()
+        self._finish_shard()
+
+    def _flush(self) -> None:
+        while self._buffer:
+            room = self._rows_per_shard - self._rows_in_shard
+            rows, self._buffer = self._buffer[:room], self._buffer[room:]
+            if self._writer is None:
+                self._dir.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(self._temporary(), SCHEMA, compression=self._compression)
+            self._writer.write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
+            self._rows_in_shard += len(rows)
+            if self._rows_in_shard >= self._rows_per_shard:
+                self._finish_shard()
+
+    def _finish_shard(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._writer = None
+        path = self._dir / f"{self._prefix}-{len(self.paths):05d}.parquet"
+        os.replace(self._temporary(), path)
+        self.paths.append(path)
+        self._rows_in_shard = 0
+
+    def _temporary(self) -> Path:
+        return self._dir / f".{self._prefix}-{len(self.paths):05d}.parquet.tmp"
+
+
+def shipped_keys(shards_dir: Path) -> set[str]:
+    """The sample keys already in finished shards; leftovers of a killed writer are removed."""
+    for leftover in shards_dir.glob(".*.parquet.tmp"):
+        leftover.unlink()
+    keys: set[str] = set()
+    for path in shards_dir.glob("*.parquet"):
+        keys.update(pq.read_table(path, columns=["sample_key"]).column(0).to_pylist())
+    return keys

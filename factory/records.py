@@ -96,3 +96,5 @@ class SampleVerdict(_Record):
     extracted: str | None
     gold: str
     verifier: str
+    sample_key: str  # the judged sample (`Sample.key`); a re-run judges only samples without a verdict
+    teacher: str  # "backend:model" that made the sample, for per-teacher counts

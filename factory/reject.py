@@ -15,6 +15,10 @@ from filters import VerifyConfig, verify_many
 CHUNK_SAMPLES = 64
 
 
+def teacher_name(sample: Sample) -> str:
+    return f"{sample.teacher_backend}:{sample.teacher_model}"
+
+
 class TruncationFilter:
     """Drops samples the engine cut off at max_tokens: their reasoning never finished."""
 
@@ -59,4 +63,6 @@ def judge(
                 extracted=verdict.answer,
                 gold=gold[sample.problem_id],
                 verifier=verdict.verifier,
+                sample_key=sample.key(),
+                teacher=teacher_name(sample),
             )

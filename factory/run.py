@@ -3,25 +3,26 @@
     run_dir/
       config.yaml          the config this run was made with (a snapshot, defaults filled in)
       samples/part-*.jsonl every teacher sample, kept or not
-      verdicts.jsonl       one verdict per sample, with its reason
+      verdicts/part-*.jsonl one verdict per sample, with its reason
       shards/train-*.parquet + shards/manifest.json
       problem_stats.jsonl  per problem: samples drawn, kept, pass rate
-      summary.json         the counts printed at the end
-      stages/*.done        which stage finished on which inputs; a re-run skips those
+      summary.json         the counts printed at the end, and throughput
+      stages/*.done        the reject and package configs the verdicts and shards were made with
 
-A re-run of the same command generates only the samples whose keys are not on disk yet and redoes the
-cheap stages only when their inputs changed. A run folder refuses a config that would generate differently.
+Generation, verification and packaging run as one stream (`factory.pipeline`). A re-run of the same command
+generates only the samples whose keys are not on disk yet, verifies only samples without a verdict and
+writes only kept rows missing from the shards. A run folder refuses a config that would generate differently.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
-import itertools
 import platform
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,14 @@ import yaml
 
 import filters
 from factory import config as config_module
-from factory.config import RunConfig
+from factory.config import ProblemsConfig, RunConfig
 from factory.errors import FactoryError
-from factory.generate import GenerateStats, LazyTeacher, generate, read_samples
-from factory.package import write_shards
+from factory.pipeline import LazyTeacher, Ledger, Scope, read_verdicts, stream
 from factory.problems import read_problems
-from factory.prompts import PromptTemplate, load_template
-from factory.records import Problem, Sample, SampleVerdict
-from factory.reject import RejectStats, judge
-from factory.storage import StageMarkers, fingerprint, read_jsonl, run_once, write_json, write_jsonl
-from factory.teachers import Log, make_teacher
+from factory.progress import Progress
+from factory.prompts import load_template
+from factory.storage import fingerprint, write_json, write_jsonl
+from factory.teachers import Log, Teacher, make_teacher
 
 # Teacher settings that change how fast samples come, not which samples: a run may change them and resume.
 _RUNTIME_ONLY = (
@@ -67,10 +66,19 @@ class Summary:
     generate_seconds: float = 0.0
     wall_seconds: float = 0.0
     shards: list[str] = field(default_factory=list)
+    teachers: dict[str, dict[str, int]] = field(default_factory=dict)  # "backend:model" → samples, kept
 
     @property
     def pass_rate(self) -> float:
         return self.kept / self.samples if self.samples else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable stats written to summary.json."""
+        rate = self.completion_tokens_now / self.generate_seconds if self.generate_seconds else 0.0
+        return dataclasses.asdict(self) | {
+            "pass_rate": round(self.pass_rate, 4),
+            "output_tokens_per_s": round(rate, 1),
+        }
 
     def lines(self) -> list[str]:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dropped_by_reason.items()))
@@ -80,199 +88,127 @@ class Summary:
             f"kept       {self.kept}",
             f"pass rate  {self.pass_rate:.1%}",
             f"dropped    {reasons or 'none'}",
+            *(
+                f"teacher    {name}: {counts['samples']} samples, {counts['kept']} kept"
+                for name, counts in self.teachers.items()
+                if len(self.teachers) > 1
+            ),
             f"shards     {Path(self.run_dir) / 'shards'} ({len(self.shards)} file(s))",
             f"wall time  {self.wall_seconds:.0f} s",
         ]
 
 
 def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
-    teacher = {k: v for k, v in dataclasses.asdict(config.teacher).items() if k not in _RUNTIME_ONLY}
+    teachers = [
+        {k: v for k, v in dataclasses.asdict(teacher).items() if k not in _RUNTIME_ONLY}
+        for teacher in config.all_teachers()
+    ]
     problems = {k: v for k, v in dataclasses.asdict(config.problems).items() if k != "limit_per_file"}
     return {
         "problems": problems,  # a larger limit adds problems; finished ones stay valid
         "prompt": {"template": config.prompt.template, "hash": template_hash},
-        "teacher": teacher,
+        "teacher": teachers[0] if not config.teachers else teachers,
         # n is not here: sample keys leave it out, so a larger n only adds draws to the same run.
         "sampling": {k: v for k, v in dataclasses.asdict(config.sampling).items() if k != "n"},
     }
 
 
-def run(config: RunConfig, log: Log) -> Summary:
+def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None = None) -> Summary:
+    """The whole job. `start_teacher` overrides the configured engine (benchmarks lend one to many runs)."""
     started = time.monotonic()
     run_dir = Path(config.run_dir)
     template = load_template(config.prompt.template)
     key = generation_key(config, template.hash)
     _claim_run_dir(run_dir, key)
     (run_dir / "config.yaml").write_text(config_module.dump(config))
-    markers = StageMarkers(run_dir)
+    _drop_stage_files(run_dir)
     summary = Summary(run_dir=str(run_dir))
 
-    problems = {problem.id: problem for problem in read_problems(config.problems)}
-    summary.problems = len(problems)
-    log(f"{len(problems)} problems from {', '.join(config.problems.paths)}")
-
-    samples_dir = run_dir / "samples"
-    teacher = LazyTeacher(lambda: make_teacher(config.teacher, config.sampling, log))
-    # Always runs: it reads which samples are on disk and starts the teacher only for missing ones.
+    # One pass to count the problems and note each gold; the pipeline reads them again as a stream.
+    golds = {problem.id: hash(problem.answer) for problem in read_problems(config.problems)}
+    summary.problems = len(golds)
+    log(f"{len(golds)} problems from {', '.join(config.problems.paths)}")
+    scope = Scope(golds, config.max_draws())
+    reject_inputs = fingerprint(dataclasses.asdict(config.reject), filters.VERSION)
+    shards_inputs = fingerprint(
+        reject_inputs,
+        dataclasses.asdict(config.package),
+        dataclasses.asdict(config.problems),
+        scope.max_draws,
+    )
+    ledger = Ledger.read(run_dir, reject_inputs, shards_inputs, scope)
+    progress = Progress(len(golds), log)
+    teachers = [
+        LazyTeacher(start_teacher or functools.partial(make_teacher, teacher, config.sampling, log))
+        for teacher in config.all_teachers()
+    ]
     try:
-        if config.adaptive.target_kept:
-            stats = _adaptive_rounds(config, problems, samples_dir, teacher, template, log)
-        else:
-            stats = _generate(
-                config,
-                ((p, config.sampling.n) for p in problems.values()),
-                samples_dir,
-                teacher,
-                template,
-                log,
-            )
+        stats = stream(
+            config,
+            run_dir,
+            template,
+            lambda: read_problems(config.problems),
+            ledger,
+            scope,
+            teachers,
+            progress,
+        )
     finally:
-        teacher.close()
+        for teacher in teachers:
+            teacher.close()
+        progress.finish()
+    del ledger  # the keys are not needed for the tally
     summary.generated_now = stats.samples_generated
     summary.reused_problems = stats.problems_reused
     summary.completion_tokens_now = stats.completion_tokens
-    summary.generate_seconds = stats.seconds
-    parts = sorted((path.name, path.stat().st_size) for path in samples_dir.glob("part-*.jsonl"))
-    inputs = [(problem.id, problem.problem, problem.answer) for problem in problems.values()]
-    generate_inputs = fingerprint(key, parts, inputs)
-
-    verdicts_path = run_dir / "verdicts.jsonl"
-    reject_inputs = fingerprint(
-        generate_inputs, dataclasses.asdict(config.reject), config.max_draws(), filters.VERSION
-    )
-    reject_stats = RejectStats()
-
-    def reject_stage() -> None:
-        gold = {problem_id: problem.answer for problem_id, problem in problems.items()}
-        verdicts = judge(
-            _current(read_samples(samples_dir), problems, config.max_draws()),
-            gold,
-            config.reject,
-            reject_stats,
-        )
-        write_jsonl(verdicts_path, (verdict.to_dict() for verdict in verdicts))
-        log(f"reject: {reject_stats.kept} of {reject_stats.samples} samples kept")
-
-    run_once(markers, "reject", reject_inputs, reject_stage)
-
-    verdicts = [SampleVerdict.from_dict(row) for row in read_jsonl(verdicts_path)]
-    summary.samples = len(verdicts)
-    summary.kept = sum(verdict.kept for verdict in verdicts)
-    summary.problems_solved = len({verdict.problem_id for verdict in verdicts if verdict.kept})
-    summary.dropped_by_reason = dict(Counter(verdict.reason for verdict in verdicts if not verdict.kept))
-    write_jsonl(run_dir / "problem_stats.jsonl", _problem_stats(problems, verdicts))
+    summary.generate_seconds = stats.generate_seconds
+    _tally(run_dir, scope, summary, config.problems)
 
     shards_dir = run_dir / "shards"
-    package_inputs = fingerprint(reject_inputs, dataclasses.asdict(config.package))
-
-    def package_stage() -> None:
-        kept = {(v.problem_id, v.sample_index): v for v in verdicts if v.kept}
-        write_shards(
-            _current(read_samples(samples_dir), problems, config.max_draws()),
-            kept,
-            problems,
-            shards_dir,
-            config.package.rows_per_shard,
-            config.package.compression,
-        )
-        write_json(shards_dir / "manifest.json", _manifest(config, summary, shards_dir))
-        log(f"package: {len(kept)} rows in {shards_dir}")
-
-    run_once(markers, "package", package_inputs, package_stage)
     summary.shards = sorted(str(path) for path in shards_dir.glob("*.parquet"))
+    write_json(shards_dir / "manifest.json", _manifest(config, summary, shards_dir))
     summary.wall_seconds = round(time.monotonic() - started, 1)
-    write_json(run_dir / "summary.json", dataclasses.asdict(summary) | {"pass_rate": summary.pass_rate})
+    write_json(run_dir / "summary.json", summary.to_dict())
     return summary
 
 
-def _generate(
-    config: RunConfig,
-    draws: Iterable[tuple[Problem, int]],
-    samples_dir: Path,
-    teacher: LazyTeacher,
-    template: PromptTemplate,
-    log: Log,
-) -> GenerateStats:
-    return generate(
-        draws,
-        samples_dir,
-        teacher,
-        template,
-        config.sampling,
-        config.teacher.model,
-        config.teacher.window,
-        log,
+def _tally(run_dir: Path, scope: Scope, summary: Summary, problems_config: ProblemsConfig) -> None:
+    """Counts over every verdict in scope, and `problem_stats.jsonl` in the order of the problem files."""
+    drawn: Counter[str] = Counter()
+    kept: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    teachers: dict[str, Counter[str]] = {}
+    for verdict in read_verdicts(run_dir / "verdicts", scope):
+        drawn[verdict.problem_id] += 1
+        kept[verdict.problem_id] += verdict.kept
+        if not verdict.kept:
+            reasons[verdict.reason] += 1
+        counts = teachers.setdefault(verdict.teacher, Counter())
+        counts["samples"] += 1
+        counts["kept"] += verdict.kept
+    summary.samples = sum(drawn.values())
+    summary.kept = sum(kept.values())
+    summary.problems_solved = sum(1 for count in kept.values() if count)
+    summary.dropped_by_reason = dict(reasons)
+    summary.teachers = {name: dict(counts) for name, counts in sorted(teachers.items())}
+    write_jsonl(
+        run_dir / "problem_stats.jsonl",
+        (
+            {
+                "problem_id": problem.id,
+                "samples": drawn[problem.id],
+                "kept": kept[problem.id],
+                "pass_rate": round(kept[problem.id] / drawn[problem.id], 4) if drawn[problem.id] else None,
+            }
+            for problem in read_problems(problems_config)
+        ),
     )
 
 
-def _adaptive_rounds(
-    config: RunConfig,
-    problems: Mapping[str, Problem],
-    samples_dir: Path,
-    teacher: LazyTeacher,
-    template: PromptTemplate,
-    log: Log,
-) -> GenerateStats:
-    """Rounds of `sampling.n` draws for the problems that have fewer than `target_kept` kept traces and
-    draws left in their budget. Each new sample is verified here to count kept traces; the reject stage
-    verifies all of them again when it writes the verdicts (milliseconds per sample, against seconds of
-    generation)."""
-    target, budget, step = config.adaptive.target_kept, config.adaptive.max_samples, config.sampling.n
-    draws = {problem_id: min(step, budget) for problem_id in problems}
-    kept: Counter[str] = Counter()
-    verified: set[str] = set()
-    gold = {problem_id: problem.answer for problem_id, problem in problems.items()}
-    total = GenerateStats()
-    for round_number in itertools.count(1):
-        stats = _generate(
-            config,
-            ((problems[pid], count) for pid, count in draws.items()),
-            samples_dir,
-            teacher,
-            template,
-            log,
-        )
-        total.add(stats)
-        if round_number == 1:
-            total.problems_reused = stats.problems_reused
-        new = [s for s in _current(read_samples(samples_dir), problems, budget) if s.key() not in verified]
-        for sample, verdict in zip(new, judge(new, gold, config.reject, RejectStats()), strict=True):
-            verified.add(sample.key())
-            kept[sample.problem_id] += verdict.kept
-        growing = [pid for pid, count in draws.items() if kept[pid] < target and count < budget]
-        log(
-            f"adaptive round {round_number}: {sum(kept[p] >= target for p in problems)} of {len(problems)} "
-            f"problems have {target} kept; {len(growing)} get {step} more draws"
-        )
-        if not growing:
-            return total
-        for pid in growing:
-            draws[pid] = min(budget, draws[pid] + step)
-    raise AssertionError("unreachable")
-
-
-def _problem_stats(
-    problems: Mapping[str, Problem], verdicts: Iterable[SampleVerdict]
-) -> Iterator[dict[str, Any]]:
-    """Per problem: samples drawn, kept, pass rate (what adaptive sampling spends its budget on)."""
-    drawn: Counter[str] = Counter()
-    kept: Counter[str] = Counter()
-    for verdict in verdicts:
-        drawn[verdict.problem_id] += 1
-        kept[verdict.problem_id] += verdict.kept
-    for problem_id in problems:
-        attempts = drawn[problem_id]
-        yield {
-            "problem_id": problem_id,
-            "samples": attempts,
-            "kept": kept[problem_id],
-            "pass_rate": round(kept[problem_id] / attempts, 4) if attempts else None,
-        }
-
-
-def _current(samples: Iterable[Sample], problems: Mapping[str, Problem], n: int) -> Iterator[Sample]:
-    """The samples this config asks for: a smaller limit_per_file or n leaves others on disk, unused."""
-    return (sample for sample in samples if sample.problem_id in problems and sample.sample_index < n)
+def _drop_stage_files(run_dir: Path) -> None:
+    """Files of run folders made before the streaming pipeline; their contents are rebuilt."""
+    for name in ("verdicts.jsonl", "stages/reject.done", "stages/package.done"):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -47,13 +47,6 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
     return count
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
 
 
 class Journal:
@@ -122,7 +115,7 @@ def fingerprint(*parts: Any) -> str:
 
 
 class StageMarkers:
-    """`run_dir/stages/NAME.done` holds the fingerprint of the inputs a finished stage consumed."""
+    """`run_dir/stages/NAME.done` holds the fingerprint of the config a folder of results was made with."""
 
     def __init__(self, run_dir: Path) -> None:
         self._dir = run_dir / "stages"
@@ -134,16 +127,3 @@ class StageMarkers:
     def mark_done(self, name: str, inputs: str) -> None:
         with atomic_open(self._dir / f"{name}.done") as handle:
             handle.write(inputs + "\n")
-
-    def clear(self, name: str) -> None:
-        (self._dir / f"{name}.done").unlink(missing_ok=True)
-
-
-def run_once(markers: StageMarkers, name: str, inputs: str, work: Callable[[], None]) -> bool:
-    """Run `work` unless the stage already finished on the same inputs. Returns whether it ran."""
-    if markers.is_done(name, inputs):
-        return False
-    markers.clear(name)
-    work()
-    markers.mark_done(name, inputs)
-    return True

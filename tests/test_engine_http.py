@@ -7,75 +7,27 @@ proxy in front of the real server; everything else reaches vLLM unchanged.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
+import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from vllm_server import SECOND_NAME, SERVED_NAME, free_port, start_server, stop_server
 
 from factory.cli import main
 from factory.config import SamplingConfig, TeacherConfig, build
 from factory.errors import FactoryError
+from factory.pipeline import read_records
 from factory.problems import read_problems
 from factory.prompts import load_template
-from factory.teachers import SampleRequest, make_teacher
+from factory.teachers import FixedRequests, SampleRequest, make_teacher
 
 pytestmark = pytest.mark.engine
-
-SERVED_NAME = "smollm2"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(model: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model), "--served-model-name", SERVED_NAME,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--enforce-eager", "--max-model-len", "1024", "--seed", "0", "--dtype", "float32",
-    ]  # fmt: skip
-    env = {
-        **os.environ,
-        "VLLM_CPU_KVCACHE_SPACE": "2",
-        "VLLM_LOGGING_LEVEL": "WARNING",
-        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",  # as the offline teacher sets on small machines
-    }
-    with log_path.open("a") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 400
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"vllm server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop_server(process)
-            pytest.fail(f"vllm server did not come up in 400 s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(1)
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +123,11 @@ TEMPLATE = load_template("boxed_cot")
 def generate_all(config: TeacherConfig, limit: int = 3):
     teacher = make_teacher(config, SAMPLING, log=lambda message: None)
     requests = [SampleRequest(problem, tuple(range(SAMPLING.n))) for problem in problems(limit)]
-    return [sample for samples in teacher.generate(requests, TEMPLATE, SAMPLING) for sample in samples]
+    return [
+        sample
+        for samples in teacher.stream(FixedRequests(requests), TEMPLATE, SAMPLING)
+        for sample in samples
+    ]
 
 
 def test_chat_endpoint_returns_n_samples_per_problem(server):
@@ -214,7 +170,7 @@ def test_persistent_5xx_gives_up_with_a_clear_error(server):
     proxy = FaultProxy(server, faults=100, status=503, retry_after=None)
     try:
         with pytest.raises(
-            FactoryError, match=r"1 of 1 problems failed .* gave up after 2 attempts; last: HTTP 503"
+            FactoryError, match=r"1 problem\(s\) failed .* gave up after 2 attempts; last: HTTP 503"
         ):
             generate_all(teacher_config(proxy.base_url, max_retries=1), limit=1)
     finally:
@@ -278,7 +234,7 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
     finally:
         proxy.close()
     assert failed.exit_code == 1
-    assert "error: 1 of 4 problems failed" in failed.output and doomed.id in failed.output
+    assert "error: 1 problem(s) failed" in failed.output and doomed.id in failed.output
     saved = {
         json.loads(line)["problem_id"]
         for part in (run_dir / "samples").glob("part-*.jsonl")
@@ -377,8 +333,7 @@ def test_adaptive_sampling_stops_a_problem_once_it_has_enough_kept(server, tmp_p
     )
     result = CliRunner().invoke(main, ["run", str(config)])
     assert result.exit_code == 0, result.output
-    assert "adaptive round 1:" in result.output
-    verdicts = [json.loads(line) for line in (run_dir / "verdicts.jsonl").open()]
+    verdicts = list(read_records(run_dir / "verdicts"))
     stats = {row["problem_id"]: row for row in map(json.loads, (run_dir / "problem_stats.jsonl").open())}
     assert len(stats) == 6
     for problem_id, row in stats.items():
@@ -393,3 +348,103 @@ def test_adaptive_sampling_stops_a_problem_once_it_has_enough_kept(server, tmp_p
     again = CliRunner().invoke(main, ["run", str(config)])
     assert again.exit_code == 0, again.output
     assert json.loads((run_dir / "summary.json").read_text())["generated_now"] == 0  # resumes exactly
+
+
+def test_requests_spread_over_several_servers_and_a_dead_one_is_taken_out(server, tmp_path):
+    first, second = FaultProxy(server), FaultProxy(server)
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 8}\n"
+        f"teacher: {{backend: http, base_url: ['{dead}', '{first.base_url}', '{second.base_url}'],"
+        f" model: {SERVED_NAME}, max_concurrency: 2, max_retries: 3}}\n"
+        "sampling: {n: 1, max_tokens: 16}\n"
+    )
+    try:
+        result = CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        first.close()
+        second.close()
+    assert result.exit_code == 0, result.output
+    assert f"http: {dead} out for" in result.output  # taken out; its requests went elsewhere
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["problems"], summary["samples"]) == (8, 8)
+    assert first.posts and second.posts and len(first.posts) + len(second.posts) == 8  # both servers worked
+
+
+def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path):
+    """Samples whose verdicts were lost, a shard that was never renamed into place, and a gold answer fixed
+    after the run: the re-run generates nothing and rebuilds verdicts and shards from the samples on disk."""
+    data = tmp_path / "problems.jsonl"
+    rows = [json.loads(line) for line in Path("data/basic.jsonl").open()][:4]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\nproblems: {{paths: ['{data}']}}\n"
+        f"teacher: {{backend: http, base_url: '{server}', model: {SERVED_NAME}}}\n"
+        "sampling: {n: 3, max_tokens: 48}\n"
+    )
+    assert CliRunner().invoke(main, ["run", str(config)]).exit_code == 0
+    answered = next(v for v in read_records(run_dir / "verdicts") if v["extracted"] and not v["kept"])
+
+    # The gold of one problem is corrected to an answer a sample gave; its verdicts no longer hold.
+    for row in rows:
+        if row["id"] == answered["problem_id"]:
+            row["answer"] = answered["extracted"]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    # And the last run died before writing verdicts and before renaming its shard into place.
+    shutil.rmtree(run_dir / "verdicts")
+    for shard in (run_dir / "shards").glob("*.parquet"):
+        shard.rename(shard.with_name(f".{shard.name}.tmp"))
+
+    rerun = CliRunner().invoke(main, ["run", str(config)])
+    assert rerun.exit_code == 0, rerun.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["generated_now"], summary["samples"]) == (0, 12)
+    verdicts = list(read_records(run_dir / "verdicts"))
+    assert len(verdicts) == 12 and len({v["sample_key"] for v in verdicts}) == 12
+    fixed = next(v for v in verdicts if v["sample_key"] == answered["sample_key"])
+    assert fixed["kept"] and fixed["gold"] == answered["extracted"]
+    shards = [
+        row for path in (run_dir / "shards").glob("*.parquet") for row in pq.read_table(path).to_pylist()
+    ]
+    assert sorted(row["sample_key"] for row in shards) == sorted(
+        v["sample_key"] for v in verdicts if v["kept"]
+    )
+    assert not list((run_dir / "shards").glob(".*"))  # the leftover was removed, not read
+
+
+def test_two_teachers_share_one_run_and_are_counted_apart(server, tmp_path):
+    first, second = FaultProxy(server), FaultProxy(server)
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 8}\n"
+        "teachers:\n"
+        f"  - {{backend: http, base_url: '{first.base_url}', model: {SERVED_NAME}, max_concurrency: 1}}\n"
+        f"  - {{backend: http, base_url: '{second.base_url}', model: {SECOND_NAME}, max_concurrency: 1}}\n"
+        "sampling: {n: 2, max_tokens: 16}\n"
+    )
+    try:
+        result = CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        first.close()
+        second.close()
+    assert result.exit_code == 0, result.output
+    samples = list(read_records(run_dir / "samples"))
+    assert len(samples) == 16 and len({(s["problem_id"], s["sample_index"]) for s in samples}) == 16
+    made_by = {s["teacher_model"] for s in samples}
+    assert made_by == {SERVED_NAME, SECOND_NAME}  # both pulled requests from the one queue
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary["teachers"]) == {f"http:{SERVED_NAME}", f"http:{SECOND_NAME}"}
+    assert sum(counts["samples"] for counts in summary["teachers"].values()) == 16
+    assert f"teacher    http:{SECOND_NAME}:" in result.output
+
+    # The same command again reuses every sample, whichever teacher made it.
+    again = CliRunner().invoke(main, ["run", str(config)])
+    assert again.exit_code == 0, again.output
+    assert json.loads((run_dir / "summary.json").read_text())["generated_now"] == 0

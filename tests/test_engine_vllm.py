@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from factory.pipeline import read_records
 from factory.records import Sample
 
 pytestmark = pytest.mark.engine
@@ -60,7 +62,7 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
         assert len(sample["prompt_hash"]) == 16 and sample["latency_s"] > 0
     assert sorted(map(sorted, by_problem.values())) == [[0, 1]] * 6
 
-    verdicts = [json.loads(line) for line in (run_dir / "verdicts.jsonl").open()]
+    verdicts = list(read_records(run_dir / "verdicts"))
     assert len(verdicts) == 12
     assert all(v["reason"] for v in verdicts)
     assert all(v["status"] in ("correct", "incorrect", "cannot_tell") for v in verdicts)
@@ -97,7 +99,7 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
 
 def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, embedded_model):
     from factory.config import RunConfig, load_config
-    from factory.generate import read_samples
+    from factory.pipeline import read_samples
     from factory.problems import read_problems
     from factory.prompts import load_template
     from factory.records import sample_key
@@ -152,3 +154,9 @@ def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, emb
         for index in range(2)
     }
     assert set(keys) == expected
+
+    # Every sample judged once, and every kept one in exactly one finished shard.
+    verdicts = list(read_records(run_dir / "verdicts"))
+    assert sorted(v["sample_key"] for v in verdicts) == sorted(expected)
+    rows = [row for path in (run_dir / "shards").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
+    assert sorted(row["sample_key"] for row in rows) == sorted(v["sample_key"] for v in verdicts if v["kept"])

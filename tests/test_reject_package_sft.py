@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from factory.cli import main
 from factory.config import RejectConfig
-from factory.package import write_shards
+from factory.package import ShardWriter, to_row
 from factory.prompts import load_template
 from factory.records import Problem, Sample
 from factory.reject import RejectStats, judge
@@ -85,16 +85,20 @@ def test_answer_patterns_and_keep_truncated():
 @pytest.fixture
 def shards_dir(tmp_path):
     verdicts, _ = judged(RejectConfig())
-    kept = {(v.problem_id, v.sample_index): v for v in verdicts if v.kept}
     shards = tmp_path / "shards"
-    paths = write_shards(SAMPLES, kept, PROBLEMS, shards, rows_per_shard=1, compression="zstd")
-    assert [p.name for p in paths] == ["train-00000.parquet", "train-00001.parquet"]
+    writer = ShardWriter(shards, "train-00000", rows_per_shard=1, compression="zstd")
+    for sample, verdict in zip(SAMPLES, verdicts, strict=True):
+        if verdict.kept:
+            writer.add(to_row(sample, verdict, PROBLEMS[sample.problem_id]))
+    writer.close()
+    assert [p.name for p in writer.paths] == ["train-00000-00000.parquet", "train-00000-00001.parquet"]
+    assert not list(shards.glob(".*"))  # no temporary file left behind
     write_json(shards / "manifest.json", {"counts": {"kept": 2}})  # as a run writes it, beside the shards
     return shards
 
 
 def test_shards_hold_prompt_trace_answer_and_provenance(shards_dir):
-    table = pq.read_table(shards_dir / "train-00001.parquet")
+    table = pq.read_table(shards_dir / "train-00000-00001.parquet")
     (row,) = table.to_pylist()
     assert row["prompt"] == TEMPLATE.messages("Compute the value of b.")
     assert row["trace"] == "<think>\n1 divided by 2 is one half.\n</think>\n\n" + r"Half: \boxed{\frac{1}{2}}"
@@ -105,7 +109,7 @@ def test_shards_hold_prompt_trace_answer_and_provenance(shards_dir):
     assert (row["verdict_status"], row["verdict_reason"]) == ("correct", "equal_value")
     assert row["prompt_hash"] == TEMPLATE.hash
     assert (
-        pq.ParquetFile(shards_dir / "train-00001.parquet").metadata.row_group(0).column(0).compression
+        pq.ParquetFile(shards_dir / "train-00000-00001.parquet").metadata.row_group(0).column(0).compression
         == "ZSTD"
     )
 
@@ -171,5 +175,6 @@ def test_factory_sft_cli_errors(tmp_path):
 
 def test_nothing_kept_writes_no_shard(tmp_path):
     shards = tmp_path / "shards"
-    assert write_shards(SAMPLES, {}, PROBLEMS, shards, rows_per_shard=10, compression="zstd") == []
-    assert shards.is_dir() and not list(shards.glob("*.parquet"))
+    writer = ShardWriter(shards, "train-00000", rows_per_shard=10, compression="zstd")
+    writer.close()
+    assert writer.paths == [] and not shards.exists()

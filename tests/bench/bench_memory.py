@@ -1,0 +1,93 @@
+"""Memory of a run against its size: peak RSS of `factory run` with 10x the problems over 1x.
+
+Problems are generated here (a + b, answers computed, no public data). The teacher is a real `vllm serve`
+started here, so the engine's memory is not in the measured process; each sample is one token, so the run
+is mostly the pipeline's own work (reading, requests, journal, verification, shards). Each size runs in its
+own `factory run` process, which reports its peak RSS (`ru_maxrss`) on exit.
+
+    .venv/bin/python tests/bench/bench_memory.py [--problems 400] [--factor 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from vllm_server import SERVED_NAME, free_port, start_server, stop_server  # noqa: E402
+
+from factory.embedded import embedded_model_dir  # noqa: E402
+
+MEASURED_RUN = """
+import resource, sys
+from factory.cli import main
+try:
+    main(["run", sys.argv[1]])
+except SystemExit as exit:
+    code = exit.code
+print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def write_problems(path: Path, count: int) -> None:
+    rng = random.Random(count)
+    with path.open("w") as handle:
+        for index in range(count):
+            a, b = rng.randint(10, 999), rng.randint(10, 999)
+            row = {"id": f"m{index}", "problem": f"What is {a} + {b}?", "answer": str(a + b)}
+            handle.write(json.dumps(row) + "\n")
+
+
+def measured_run(scratch: Path, base_url: str, count: int, concurrency: int) -> tuple[int, float]:
+    problems = scratch / f"problems-{count}.jsonl"
+    write_problems(problems, count)
+    config = scratch / f"run-{count}.yaml"
+    config.write_text(
+        f"run_dir: {scratch / f'run-{count}'}\n"
+        f"problems: {{paths: ['{problems}']}}\n"
+        f"teacher: {{backend: http, base_url: '{base_url}', model: {SERVED_NAME}, max_concurrency: {concurrency}}}\n"
+        "sampling: {n: 1, max_tokens: 1}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_RUN, str(config)], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"factory run failed:\n{done.stderr[-3000:]}")
+    peak = next(line for line in done.stderr.splitlines() if line.startswith("peak_rss_kib"))
+    summary = json.loads((scratch / f"run-{count}" / "summary.json").read_text())
+    assert summary["samples"] == count, summary
+    return int(peak.split()[1]), summary["wall_seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--problems", type=int, default=400)
+    parser.add_argument("--factor", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    port = free_port()
+    server = start_server(embedded_model_dir(print), port, scratch / "vllm.log")
+    try:
+        base_url = f"http://127.0.0.1:{port}/v1"
+        small = measured_run(scratch, base_url, args.problems, args.concurrency)
+        large = measured_run(scratch, base_url, args.problems * args.factor, args.concurrency)
+    finally:
+        stop_server(server)
+    for count, (peak, seconds) in ((args.problems, small), (args.problems * args.factor, large)):
+        print(f"{count:7d} problems  peak RSS {peak / 1024:7.1f} MiB  wall {seconds:6.1f} s")
+    print(f"peak RSS {args.factor}x / 1x  {large[0] / small[0]:.3f}   (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
