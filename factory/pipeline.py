@@ -6,8 +6,9 @@ appended to this invocation's sample journal (`samples/part-NNNNN.jsonl`, fsynce
 `verdicts/part-NNNNN.jsonl` and writes kept ones into the open Parquet shard. In adaptive mode the checker
 tells the source how many traces a problem kept, and the source queues the problem's next round.
 
-Memory: problems are read as a stream and forgotten once finished. What is held per sample on disk is its
-key (to make each sample exactly once); per problem only a kept count in adaptive mode.
+Memory: problems are read as a stream and forgotten once finished. What stays in memory is per problem
+its id and a hash of its gold (`Scope`), per sample on disk its key (to make each sample exactly once),
+and in adaptive mode a kept count per problem with kept traces; never the records themselves.
 
 Exactly once: every sample has a key (`Sample.key`); a request asks only for the indices whose keys are not
 on disk. Samples without a verdict (a crash between journal and verdict, or a changed reject config) are
@@ -34,6 +35,7 @@ from factory.records import Message, Problem, Sample, SampleVerdict, sample_key
 from factory.reject import RejectStats, judge
 from factory.storage import Journal, StageMarkers, drop_torn_tail, read_journal, write_jsonl
 from factory.teachers import SampleRequest, Teacher, sampling_record
+from filters import start_pool
 
 PART_GLOB = "part-*.jsonl"
 
@@ -454,6 +456,8 @@ def _drive(
         first = tracked.poll(block=True)
         if first is None:
             return  # nothing to generate: the engine never starts
+        # The verifier's process pool warms up while the engine loads, not during the first checks.
+        threading.Thread(target=start_pool, args=(config.reject.workers,), daemon=True).start()
         engine = teacher.get()
         progress.teacher_started()
         for samples in engine.stream(_FirstThen(first, tracked), template, config.sampling):

@@ -14,6 +14,7 @@ from filters.verify import (
     Verdict,
     VerifyConfig,
     check_answer,
+    start_pool,
     verify,
     verify_many,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "check_answer",
     "extract_answer",
     "last_boxed",
+    "start_pool",
     "verify",
     "verify_many",
 ]

@@ -151,13 +151,23 @@ def verify(gold: str, response: str, config: VerifyConfig | None = None) -> Verd
     return _verify(gold, response, config or VerifyConfig(), shared_pool())
 
 
+def start_pool(workers: int | None = None) -> None:
+    """Start the process pool `verify_many(workers=...)` uses now, and wait until it is warm: a caller that
+    has idle time (an engine loading) spends it here instead of on the first symbolic check."""
+    _pool_for_many(workers).start()
+
+
+def _pool_for_many(workers: int | None) -> DeadlinePool:
+    return shared_pool(workers or os.cpu_count() or 1)
+
+
 def verify_many(
     pairs: Iterable[tuple[str, str]], config: VerifyConfig | None = None, *, workers: int | None = None
 ) -> list[Verdict]:
     """`verify` on many (gold, response) pairs, `workers` symbolic checks at a time (default: all cores).
     Verdicts come back in input order."""
     config = config or VerifyConfig()
-    pool = shared_pool(workers or os.cpu_count() or 1)
+    pool = _pool_for_many(workers)
     with ThreadPoolExecutor(pool.workers) as threads:
         return list(threads.map(lambda pair: _verify(pair[0], pair[1], config, pool), pairs))
 

@@ -107,7 +107,15 @@ def main() -> None:
         return summary.completion_tokens_now, time.monotonic() - started
 
     ways = {"all-at-once": all_at_once, "sync-chunks": sync_chunks, "factory": factory}
-    llm.chat(conversations[:4], params, use_tqdm=False)  # warm-up outside the figures
+    # Warm-ups outside the figures: the engine, and factory's verifier pool (a real run warms it while the
+    # engine loads).
+    llm.chat(conversations[:4], params, use_tqdm=False)
+    warm_up = dataclasses.replace(
+        config,
+        run_dir=str(scratch / "warm-up"),
+        problems=dataclasses.replace(config.problems, limit_per_file=1),
+    )
+    run(warm_up, log=lambda message: None, start_teacher=lambda: SharedTeacher(teacher))
     results: dict[str, list[tuple[int, float]]] = {name: [] for name in ways}
     names = list(ways)
     for round_number in range(args.rounds):
