@@ -5,7 +5,7 @@ requests (n, max_tokens, `ignore_eos` so every sample has exactly max_tokens tok
 in flight, and alternate. The raw client is httpx + asyncio with a semaphore and nothing else; factory is
 `factory.run.run` end to end (journal, verification, shards, summary). Output tokens per second of wall time.
 
-    .venv/bin/python tests/bench/bench_http.py [--problems 96] [--concurrency 32] [--rounds 2]
+    .venv/bin/python tests/bench/bench_http.py [--problems 96] [--concurrency 32] [--rounds 2] [--warm-up]
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--warm-up", action="store_true", help="a small factory run first: its verifier pool is then warm"
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-http-"))
@@ -93,6 +96,12 @@ def main() -> None:
             for problem in read_problems(config.problems)
         ]
         asyncio.run(raw_client(f"{base_url}/chat/completions", payloads[:8], 8))  # warm-up
+        if args.warm_up:
+            small = dataclasses.replace(config.problems, limit_per_file=1)
+            run(
+                dataclasses.replace(config, run_dir=str(scratch / "warm-up"), problems=small),
+                log=lambda m: None,
+            )
 
         rates: dict[str, list[float]] = {"raw asyncio": [], "factory": []}
         for round_number in range(args.rounds):
