@@ -64,13 +64,18 @@ def read_records(folder: Path) -> Iterator[dict[str, Any]]:
 
 def read_samples(samples_dir: Path) -> Iterator[Sample]:
     """Every complete sample on disk, each key once."""
+    return (sample for _, sample in read_keyed_samples(samples_dir))
+
+
+def read_keyed_samples(samples_dir: Path) -> Iterator[tuple[str, Sample]]:
+    """(key, sample) for every complete sample on disk, each key once: callers need not hash it again."""
     seen: set[str] = set()
     for row in read_records(samples_dir):
         sample = Sample.from_dict(row)
         key = sample.key()
         if key not in seen:
             seen.add(key)
-            yield sample
+            yield key, sample
 
 
 def read_verdicts(verdicts_dir: Path, scope: Scope) -> Iterator[SampleVerdict]:
@@ -128,8 +133,7 @@ class Ledger:
         shipped = shipped_keys(shards_dir)
         ledger.unshipped = {key: verdict for key, verdict in kept.items() if key not in shipped}
         ledger.catch_up = {verdict.problem_id for verdict in ledger.unshipped.values()}
-        for sample in read_samples(samples_dir):
-            key = sample.key()
+        for key, sample in read_keyed_samples(samples_dir):
             ledger.done.add(key)
             if key not in ledger.judged and scope.uses(sample.problem_id, sample.sample_index):
                 ledger.catch_up.add(sample.problem_id)
@@ -329,11 +333,11 @@ class Checker:
         samples = [sample for work in to_judge for sample in work.samples]
         verdicts = list(judge(samples, gold, self._config.reject, self.stats))
         self._verdicts.append(verdict.to_dict() for verdict in verdicts)
-        verdict_of = {verdict.sample_key: verdict for verdict in verdicts}
+        new_verdicts = iter(verdicts)  # in the order of `samples`: judge keeps the input order
         kept_of: Counter[str] = Counter()
         for work in batch:
             for sample in work.samples:
-                verdict = work.verdict or verdict_of[sample.key()]
+                verdict = work.verdict or next(new_verdicts)
                 if verdict.kept:
                     self._shards.add(to_row(sample, verdict, work.problem))
                     kept_of[work.problem.id] += work.verdict is None
@@ -503,11 +507,10 @@ def _catch_up(
     """Verify samples that have no verdict and write kept rows missing from the shards. Only the problems
     concerned are held, and only during this pass (all of them after a change of reject config)."""
     needed = {problem.id: problem for problem in problems if problem.id in ledger.catch_up}
-    for sample in read_samples(samples_dir):
+    for key, sample in read_keyed_samples(samples_dir):
         problem = needed.get(sample.problem_id)
         if problem is None or not scope.uses(sample.problem_id, sample.sample_index):
             continue
-        key = sample.key()
         if key not in ledger.judged:
             ledger.judged.add(key)
             checker.submit(_Work(problem, [sample], ""))
