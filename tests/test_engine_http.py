@@ -388,7 +388,12 @@ def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path
         "sampling: {n: 3, max_tokens: 48}\n"
     )
     assert CliRunner().invoke(main, ["run", str(config)]).exit_code == 0
-    answered = next(v for v in read_records(run_dir / "verdicts") if v["extracted"] and not v["kept"])
+    # A wrong answer, not a cut-off one: a truncated sample stays rejected whatever the gold says.
+    answered = next(
+        v
+        for v in read_records(run_dir / "verdicts")
+        if v["status"] == "incorrect" and v["reason"] != "truncated"
+    )
 
     # The gold of one problem is corrected to an answer a sample gave; its verdicts no longer hold.
     for row in rows:
