@@ -385,20 +385,20 @@ def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path
     config.write_text(
         f"run_dir: {run_dir}\nproblems: {{paths: ['{data}']}}\n"
         f"teacher: {{backend: http, base_url: '{server}', model: {SERVED_NAME}}}\n"
-        "sampling: {n: 3, max_tokens: 48}\n"
+        "sampling: {n: 3, max_tokens: 96}\n"
     )
     assert CliRunner().invoke(main, ["run", str(config)]).exit_code == 0
-    # A wrong answer, not a cut-off one: a truncated sample stays rejected whatever the gold says.
+    # One finished answer (a cut-off one stays rejected whatever the gold says) has its problem's gold
+    # corrected after the run: to that answer if it was wrong, to another number if it was right.
     answered = next(
         v
         for v in read_records(run_dir / "verdicts")
-        if v["status"] == "incorrect" and v["reason"] != "truncated"
+        if v["extracted"] and v["status"] != "cannot_tell" and v["reason"] != "truncated"
     )
-
-    # The gold of one problem is corrected to an answer a sample gave; its verdicts no longer hold.
+    new_gold = "-123457" if answered["kept"] else answered["extracted"]
     for row in rows:
         if row["id"] == answered["problem_id"]:
-            row["answer"] = answered["extracted"]
+            row["answer"] = new_gold
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     # And the last run died before writing verdicts and before renaming its shard into place.
     shutil.rmtree(run_dir / "verdicts")
@@ -412,7 +412,7 @@ def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path
     verdicts = list(read_records(run_dir / "verdicts"))
     assert len(verdicts) == 12 and len({v["sample_key"] for v in verdicts}) == 12
     fixed = next(v for v in verdicts if v["sample_key"] == answered["sample_key"])
-    assert fixed["kept"] and fixed["gold"] == answered["extracted"]
+    assert fixed["gold"] == new_gold and fixed["kept"] is not answered["kept"]  # judged again
     shards = [
         row for path in (run_dir / "shards").glob("*.parquet") for row in pq.read_table(path).to_pylist()
     ]
