@@ -32,7 +32,7 @@ from factory.package import ShardWriter, shipped_keys, to_row
 from factory.progress import Progress
 from factory.prompts import PromptTemplate
 from factory.records import Message, Problem, Sample, SampleVerdict, sample_key
-from factory.reject import RejectStats, judge
+from factory.reject import judge
 from factory.storage import Journal, StageMarkers, drop_torn_tail, read_journal, write_jsonl
 from factory.teachers import SampleRequest, Teacher, sampling_record
 from filters import start_pool
@@ -279,7 +279,6 @@ class Checker:
         self._shards = shards
         self._source = source
         self._progress = progress
-        self.stats = RejectStats()
         self._queue: queue.Queue[_Work | None] = queue.Queue(self.QUEUE_ITEMS)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="factory-checker", daemon=True)
@@ -331,7 +330,7 @@ class Checker:
         to_judge = [work for work in batch if work.verdict is None]
         gold = {work.problem.id: work.problem.answer for work in to_judge}
         samples = [sample for work in to_judge for sample in work.samples]
-        verdicts = list(judge(samples, gold, self._config.reject, self.stats))
+        verdicts = list(judge(samples, gold, self._config.reject))
         self._verdicts.append(verdict.to_dict() for verdict in verdicts)
         new_verdicts = iter(verdicts)  # in the order of `samples`: judge keeps the input order
         kept_of: Counter[str] = Counter()
@@ -369,6 +368,10 @@ class LazyTeacher:
             teacher.close()
 
 
+# What a teacher's thread hands the writer: a request's samples, its error, or None when it has finished.
+_Result = list[Sample] | BaseException | None
+
+
 def stream(
     config: RunConfig,
     run_dir: Path,
@@ -391,7 +394,7 @@ def stream(
     source = Source(read_problems(), config, template, ledger, stats, progress)
     checker = Checker(config, verdicts, shards, source, progress)
     tracked = _Tracked(source)
-    results: queue.Queue[list[Sample] | BaseException | None] = queue.Queue()
+    results: queue.Queue[_Result] = queue.Queue()
     stop = threading.Event()
     threads = [
         threading.Thread(
@@ -412,15 +415,22 @@ def stream(
             thread.start()
         running = len(threads)
         while running:
-            item = results.get()
-            if item is None:
-                running -= 1
-            elif isinstance(item, BaseException):
-                errors.append(item)
-            else:
-                if samples_journal is None:
-                    samples_journal = Journal(samples_dir / f"part-{part:05d}.jsonl")
-                samples_journal.append(sample.to_dict() for sample in item)
+            finished: list[list[Sample]] = []
+            for item in _available(results):
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    errors.append(item)
+                else:
+                    finished.append(item)
+            if not finished:
+                continue
+            if samples_journal is None:
+                samples_journal = Journal(samples_dir / f"part-{part:05d}.jsonl")
+            # One fsync for every request that finished meanwhile: at hundreds of completions a second, a
+            # sync per request would bound the run by the disk.
+            samples_journal.append(sample.to_dict() for item in finished for sample in item)
+            for item in finished:
                 if source.adaptive:  # the source asks for a problem's next round by key
                     ledger.done.update(sample.key() for sample in item)
                 tokens = sum(sample.completion_tokens or 0 for sample in item)
@@ -446,13 +456,23 @@ def stream(
     return stats
 
 
+def _available(results: queue.Queue[_Result]) -> list[_Result]:
+    """The next result (waiting for it), and every other one already queued."""
+    items = [results.get()]
+    while True:
+        try:
+            items.append(results.get_nowait())
+        except queue.Empty:
+            return items
+
+
 def _drive(
     teacher: LazyTeacher,
     tracked: _Tracked,
     template: PromptTemplate,
     config: RunConfig,
     progress: Progress,
-    results: queue.Queue[list[Sample] | BaseException | None],
+    results: queue.Queue[_Result],
     stop: threading.Event,
 ) -> None:
     """One teacher's thread: start it when the first request for it exists, then stream its results."""

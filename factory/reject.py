@@ -1,12 +1,10 @@
 """Stage 3: samples → verdicts. Each sample passes through small filters in order; the first that drops it
-gives the reason. The stage, not the filters, counts what was kept and dropped by reason."""
+gives the reason. The run, not the filters, counts what was kept and dropped by reason, from the verdicts."""
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 
 from factory.config import RejectConfig
 from factory.records import Sample, SampleVerdict
@@ -26,15 +24,8 @@ class TruncationFilter:
         return "truncated" if sample.finish_reason == "length" else None
 
 
-@dataclass
-class RejectStats:
-    samples: int = 0
-    kept: int = 0
-    dropped_by_reason: Counter[str] = field(default_factory=Counter)
-
-
 def judge(
-    samples: Iterable[Sample], gold: Mapping[str, str], config: RejectConfig, stats: RejectStats
+    samples: Iterable[Sample], gold: Mapping[str, str], config: RejectConfig
 ) -> Iterator[SampleVerdict]:
     truncation = None if config.keep_truncated else TruncationFilter()
     verify_config = VerifyConfig(tuple(config.answer_patterns), config.timeout_s, config.rel_tol)
@@ -49,11 +40,6 @@ def judge(
             if reason is None:
                 reason = verdict.reason if not verdict.correct else None
             kept = reason is None
-            stats.samples += 1
-            if kept:
-                stats.kept += 1
-            else:
-                stats.dropped_by_reason[reason] += 1  # type: ignore[index]
             yield SampleVerdict(
                 problem_id=sample.problem_id,
                 sample_index=sample.sample_index,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -42,7 +45,7 @@ def server(embedded_model, tmp_path_factory):
 
 class FaultProxy:
     """Forwards to the real server, except that the first `faults` POSTs (or every POST whose body contains
-    `fail_body_containing`) get `status`, with Retry-After."""
+    `fail_body_containing`) get `status`, with Retry-After. With `hold`, POSTs stall until it is set."""
 
     def __init__(
         self,
@@ -51,8 +54,10 @@ class FaultProxy:
         status: int = 429,
         retry_after: str | None = "1",
         fail_body_containing: bytes | None = None,
+        hold: threading.Event | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
+        self.hold = hold
         self.fail_body_containing = fail_body_containing
         self.faults, self.status, self.retry_after = faults, status, retry_after
         self.posts: list[float] = []
@@ -78,6 +83,8 @@ class FaultProxy:
                     if proxy.retry_after is not None:
                         self.send_header("Retry-After", proxy.retry_after)
                 else:
+                    if proxy.hold is not None:
+                        proxy.hold.wait()
                     upstream = httpx.post(
                         proxy.upstream + self.path.removeprefix("/v1"),
                         content=body,
@@ -411,6 +418,8 @@ def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path
     assert (summary["generated_now"], summary["samples"]) == (0, 12)
     verdicts = list(read_records(run_dir / "verdicts"))
     assert len(verdicts) == 12 and len({v["sample_key"] for v in verdicts}) == 12
+    assert summary["kept"] == sum(v["kept"] for v in verdicts)
+    assert summary["dropped_by_reason"] == dict(Counter(v["reason"] for v in verdicts if not v["kept"]))
     fixed = next(v for v in verdicts if v["sample_key"] == answered["sample_key"])
     assert fixed["gold"] == new_gold and fixed["kept"] is not answered["kept"]  # judged again
     shards = [
@@ -452,4 +461,51 @@ def test_two_teachers_share_one_run_and_are_counted_apart(server, tmp_path):
     # The same command again reuses every sample, whichever teacher made it.
     again = CliRunner().invoke(main, ["run", str(config)])
     assert again.exit_code == 0, again.output
+    assert json.loads((run_dir / "summary.json").read_text())["generated_now"] == 0
+
+
+def test_a_local_vllm_and_an_http_server_share_one_run(server, tmp_path):
+    """Offline vLLM in the run's own process beside an HTTP endpoint, pulling from one queue. The endpoint
+    holds its first request until the local engine (which loads for a while) has delivered, so both work."""
+    local_has_delivered = threading.Event()
+    proxy = FaultProxy(server, hold=local_has_delivered)
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 6}\n"
+        "teachers:\n"
+        "  - {backend: vllm, model: embedded:smollm2-135m-instruct, max_model_len: 1024, dtype: float32,"
+        " enforce_eager: true, window: 2}\n"
+        f"  - {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_concurrency: 1}}\n"
+        "sampling: {n: 2, temperature: 0.7, max_tokens: 24, seed: 0}\n"
+    )
+    command = [sys.executable, "-m", "factory.cli", "run", str(config)]
+    try:
+        with (tmp_path / "run.log").open("w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 600
+        while process.poll() is None and not local_has_delivered.is_set():
+            if any(s["teacher_backend"] == "vllm" for s in read_records(run_dir / "samples")):
+                local_has_delivered.set()
+            assert time.monotonic() < deadline, "the local engine delivered nothing in 600 s"
+            time.sleep(0.5)
+        local_has_delivered.set()
+        process.wait(timeout=600)
+    finally:
+        local_has_delivered.set()
+        proxy.close()
+    output = (tmp_path / "run.log").read_text()
+    assert process.returncode == 0, output[-3000:]
+    samples = list(read_records(run_dir / "samples"))
+    assert len(samples) == 12 and len({(s["problem_id"], s["sample_index"]) for s in samples}) == 12
+    assert {s["teacher_backend"] for s in samples} == {"vllm", "http"}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary["teachers"]) == {"vllm:embedded:smollm2-135m-instruct", f"http:{SERVED_NAME}"}
+    assert summary["kept"] == sum(counts["kept"] for counts in summary["teachers"].values())
+
+    # The same command again reuses every sample, and the local engine is never started.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "vLLM ready" not in again.stderr
     assert json.loads((run_dir / "summary.json").read_text())["generated_now"] == 0

@@ -12,8 +12,8 @@ from factory.cli import main
 from factory.config import RejectConfig
 from factory.package import ShardWriter, to_row
 from factory.prompts import load_template
-from factory.records import Problem, Sample
-from factory.reject import RejectStats, judge
+from factory.records import Problem, Sample, SampleVerdict
+from factory.reject import judge
 from factory.storage import write_json
 
 TEMPLATE = load_template("boxed_cot")
@@ -56,14 +56,13 @@ SAMPLES = [
 ]
 
 
-def judged(config: RejectConfig):
-    stats = RejectStats()
+def judged(config: RejectConfig) -> list[SampleVerdict]:
     gold = {pid: p.answer for pid, p in PROBLEMS.items()}
-    return list(judge(SAMPLES, gold, config, stats)), stats
+    return list(judge(SAMPLES, gold, config))
 
 
 def test_reject_reasons_and_counts():
-    verdicts, stats = judged(RejectConfig())
+    verdicts = judged(RejectConfig())
     assert [(v.kept, v.reason) for v in verdicts] == [
         (True, "exact_match"),
         (False, "wrong_answer"),
@@ -72,19 +71,17 @@ def test_reject_reasons_and_counts():
         (True, "equal_value"),
         (False, "no_answer"),  # no box, no marker and no pattern configured
     ]
-    assert (stats.samples, stats.kept) == (6, 2)
-    assert dict(stats.dropped_by_reason) == {"wrong_answer": 1, "no_answer": 2, "truncated": 1}
 
 
 def test_answer_patterns_and_keep_truncated():
-    verdicts, stats = judged(RejectConfig(answer_patterns=[r"it is (\S+) overall"], keep_truncated=True))
+    verdicts = judged(RejectConfig(answer_patterns=[r"it is (\S+) overall"], keep_truncated=True))
     assert [v.kept for v in verdicts] == [True, False, False, True, True, True]
     assert verdicts[5].extracted == "0.5" and verdicts[5].reason == "equal_value"
 
 
 @pytest.fixture
 def shards_dir(tmp_path):
-    verdicts, _ = judged(RejectConfig())
+    verdicts = judged(RejectConfig())
     shards = tmp_path / "shards"
     writer = ShardWriter(shards, "train-00000", rows_per_shard=1, compression="zstd")
     for sample, verdict in zip(SAMPLES, verdicts, strict=True):

@@ -29,13 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from factory.config import RunConfig, build  # noqa: E402
+from factory.config import RunConfig, build, load_config  # noqa: E402
 from factory.problems import read_problems  # noqa: E402
 from factory.prompts import load_template  # noqa: E402
 from factory.run import run  # noqa: E402
 from factory.teachers.vllm_offline import VLLMTeacher  # noqa: E402
 
-DATA = ["data/basic.jsonl", "data/arithmetic.jsonl", "data/word_problems.jsonl", "data/algebra.jsonl"]
+# The quickstart's problem files, taken evenly.
+DATA = load_config(RunConfig, ROOT / "configs" / "quickstart.yaml").problems.paths
 
 
 class SharedTeacher:
