@@ -22,7 +22,7 @@ import importlib.metadata
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,16 +40,20 @@ from factory.prompts import load_template
 from factory.storage import fingerprint, write_json, write_jsonl
 from factory.teachers import Log, Teacher, make_teacher
 
-# Teacher settings that change how fast samples come, not which samples: a run may change them and resume.
-_RUNTIME_ONLY = (
-    "window",
-    "max_concurrency",
-    "request_timeout_s",
-    "max_retries",
-    "base_url",
-    "api_key_env",
-    "backend",
-)
+# `extra_body` fields that change what a server reports, not what it generates.
+_REPORTING_ONLY = ("return_token_ids",)
+
+
+def teacher_identity(teacher: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides which samples a teacher makes: the model, the endpoint (chat or raw prompt) and request
+    fields that reach the sampler. How it is served (backend, engine settings, dtype, URLs, concurrency) is
+    left out, so a run can move between offline vLLM and servers of the same model and keep its samples."""
+    body = teacher.get("extra_body") or {}
+    return {
+        "model": teacher["model"],
+        "endpoint": teacher.get("endpoint", "chat"),
+        "extra_body": {name: value for name, value in body.items() if name not in _REPORTING_ONLY},
+    }
 
 
 @dataclass
@@ -99,10 +103,7 @@ class Summary:
 
 
 def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
-    teachers = [
-        {k: v for k, v in dataclasses.asdict(teacher).items() if k not in _RUNTIME_ONLY}
-        for teacher in config.all_teachers()
-    ]
+    teachers = [teacher_identity(dataclasses.asdict(teacher)) for teacher in config.all_teachers()]
     problems = {k: v for k, v in dataclasses.asdict(config.problems).items() if k != "limit_per_file"}
     return {
         "problems": problems,  # a larger limit adds problems; finished ones stay valid
@@ -216,8 +217,13 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
     key_path = run_dir / "generation.yaml"
     if key_path.exists():
         previous = yaml.safe_load(key_path.read_text())
-        # Folders made before sample keys recorded n, which no longer decides anything.
+        # Folders made before sample keys recorded n, which no longer decides anything, and before
+        # `teacher_identity` left the serving settings out.
         (previous.get("sampling") or {}).pop("n", None)
+        if isinstance(previous.get("teacher"), dict):
+            previous["teacher"] = teacher_identity(previous["teacher"])
+        elif isinstance(previous.get("teacher"), list):
+            previous["teacher"] = [teacher_identity(teacher) for teacher in previous["teacher"]]
         if previous != key:
             changed = _first_difference(previous, key)
             raise FactoryError(

@@ -509,3 +509,34 @@ def test_a_local_vllm_and_an_http_server_share_one_run(server, tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "vLLM ready" not in again.stderr
     assert json.loads((run_dir / "summary.json").read_text())["generated_now"] == 0
+
+
+def test_samples_made_offline_are_reused_when_the_run_moves_to_a_server(server, embedded_model, tmp_path):
+    """Keys leave the backend out: half the problems are made by offline vLLM, then the same run moves to a
+    server of the same model (other engine settings, `return_token_ids`) and makes only the other half."""
+    run_dir, model = tmp_path / "run", str(embedded_model)
+    common = f"run_dir: {run_dir}\nsampling: {{n: 2, temperature: 0.7, max_tokens: 24, seed: 0}}\n"
+    offline = tmp_path / "offline.yaml"
+    offline.write_text(
+        common + "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 2}\n"
+        f"teacher: {{backend: vllm, model: '{model}', max_model_len: 1024, dtype: float32, enforce_eager: true}}\n"
+    )
+    first = subprocess.run(
+        [sys.executable, "-m", "factory.cli", "run", str(offline)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    served = tmp_path / "served.yaml"
+    served.write_text(
+        common + "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 4}\n"
+        f"teacher: {{backend: http, base_url: '{server}', model: '{model}', extra_body: {{return_token_ids: true}}}}\n"
+    )
+    moved = CliRunner().invoke(main, ["run", str(served)])
+    assert moved.exit_code == 0, moved.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["samples"], summary["generated_now"]) == (8, 4)  # the offline half was reused
+    made = Counter(s["teacher_backend"] for s in read_records(run_dir / "samples"))
+    assert made == {"vllm": 4, "http": 4}

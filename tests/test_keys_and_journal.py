@@ -64,3 +64,54 @@ def test_a_damaged_line_inside_a_journal_is_a_clear_error(tmp_path):
     path.write_text(json.dumps({"a": 1}) + "\n" + "{oops\n" + json.dumps({"a": 2}) + "\n")
     with pytest.raises(FactoryError, match=r"part-00003.jsonl:2: not a JSON line"):
         list(read_journal(path))
+
+
+# --- the run folder's guard: which config changes keep a folder's samples --------------------------------
+
+
+def claim(run_dir, *overrides):
+    from factory.config import RunConfig, load_config
+    from factory.run import _claim_run_dir, generation_key
+
+    config = load_config(RunConfig, "configs/quickstart.yaml", ["teacher.model=org/teacher", *overrides])
+    _claim_run_dir(run_dir, generation_key(config, template_hash="h"))
+
+
+HTTP = ["teacher.backend=http", "teacher.base_url=http://127.0.0.1:8000/v1", "teacher.dtype=auto"]
+
+
+def test_moving_between_offline_vllm_and_a_server_of_the_same_model_keeps_the_folder(tmp_path):
+    claim(tmp_path)  # offline vLLM: float32, eager, max_model_len 1024
+    claim(tmp_path, *HTTP, "teacher.extra_body={return_token_ids: true}", "teacher.max_concurrency=64")
+    claim(tmp_path, "teacher.dtype=bfloat16", "teacher.window=8")  # back, on other hardware
+
+
+@pytest.mark.parametrize(
+    ("overrides", "changed"),
+    [
+        (["teacher.model=org/other"], "teacher.model: 'org/teacher' → 'org/other'"),
+        ([*HTTP, "teacher.extra_body={top_k: 5}"], "teacher.extra_body.top_k: None → 5"),
+        ([*HTTP, "teacher.endpoint=completions"], "teacher.endpoint: 'chat' → 'completions'"),
+        (["sampling.max_tokens=64"], "sampling.max_tokens: 256 → 64"),
+    ],
+)
+def test_a_change_in_what_is_generated_is_refused(tmp_path, overrides, changed):
+    claim(tmp_path)
+    with pytest.raises(FactoryError, match="holds samples made with a different config") as error:
+        claim(tmp_path, *overrides)
+    assert changed in str(error.value)
+
+
+def test_a_folder_from_before_serving_settings_were_left_out_still_opens(tmp_path):
+    claim(tmp_path)
+    key = tmp_path / "generation.yaml"
+    # Written then with every teacher field but the runtime ones.
+    key.write_text(
+        key.read_text().replace(
+            "  model: org/teacher\n",
+            "  dtype: float32\n  engine_args: {}\n  enforce_eager: true\n  max_model_len: 1024\n"
+            "  model: org/teacher\n",
+        )
+    )
+    assert "dtype" in key.read_text()
+    claim(tmp_path)

@@ -28,10 +28,11 @@ def free_port() -> int:
 
 
 def start_server(model: Path, port: int, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """Start the server and wait until it answers; `extra` goes to its command line."""
+    """Start the server and wait until it answers; `extra` goes to its command line. Besides its two names
+    the model is also served under its folder, as an offline vLLM teacher names it."""
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model), "--served-model-name", SERVED_NAME, SECOND_NAME,
+        "--model", str(model), "--served-model-name", SERVED_NAME, SECOND_NAME, str(model),
         "--host", "127.0.0.1", "--port", str(port),
         "--enforce-eager", "--max-model-len", "1024", "--seed", "0", "--dtype", "float32", *extra,
     ]  # fmt: skip
