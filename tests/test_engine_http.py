@@ -107,6 +107,15 @@ class FaultProxy:
         self._server.server_close()
 
 
+def run_behind(config: Path, *proxies: FaultProxy):
+    """`factory run` on `config`, whose teacher goes through `proxies`; the proxies are closed after."""
+    try:
+        return CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        for proxy in proxies:
+            proxy.close()
+
+
 def teacher_config(base_url: str, **overrides) -> TeacherConfig:
     data = {
         "backend": "http",
@@ -202,10 +211,7 @@ def test_factory_run_over_http_with_an_api_key_that_is_never_written(server, tmp
         "api_key_env: FACTORY_TEST_KEY, extra_body: {return_token_ids: true}}\n"
         "sampling: {n: 2, max_tokens: 64}\n"
     )
-    try:
-        result = CliRunner().invoke(main, ["run", str(config)])
-    finally:
-        proxy.close()
+    result = run_behind(config, proxy)
     assert result.exit_code == 0, result.output
     assert "pass rate" in result.output
     assert set(proxy.auth_headers) == {f"Bearer {secret}"}  # the key reached the server...
@@ -236,10 +242,7 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
         f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_retries: 1}}\n"
         "sampling: {n: 2, max_tokens: 32}\n"
     )
-    try:
-        failed = CliRunner().invoke(main, ["run", str(config)])
-    finally:
-        proxy.close()
+    failed = run_behind(config, proxy)
     assert failed.exit_code == 1
     assert "error: 1 problem(s) failed" in failed.output and doomed.id in failed.output
     saved = {
@@ -251,10 +254,7 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
 
     healthy = FaultProxy(server)
     config.write_text(config.read_text().replace(proxy.base_url, healthy.base_url))
-    try:
-        rerun = CliRunner().invoke(main, ["run", str(config)])
-    finally:
-        healthy.close()
+    rerun = run_behind(config, healthy)
     assert rerun.exit_code == 0, rerun.output
     assert len(healthy.posts) == 1  # only the missing problem was asked for
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -369,11 +369,7 @@ def test_requests_spread_over_several_servers_and_a_dead_one_is_taken_out(server
         f" model: {SERVED_NAME}, max_concurrency: 2, max_retries: 3}}\n"
         "sampling: {n: 1, max_tokens: 16}\n"
     )
-    try:
-        result = CliRunner().invoke(main, ["run", str(config)])
-    finally:
-        first.close()
-        second.close()
+    result = run_behind(config, first, second)
     assert result.exit_code == 0, result.output
     assert f"http: {dead} out for" in result.output  # taken out; its requests went elsewhere
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -443,11 +439,7 @@ def test_two_teachers_share_one_run_and_are_counted_apart(server, tmp_path):
         f"  - {{backend: http, base_url: '{second.base_url}', model: {SECOND_NAME}, max_concurrency: 1}}\n"
         "sampling: {n: 2, max_tokens: 16}\n"
     )
-    try:
-        result = CliRunner().invoke(main, ["run", str(config)])
-    finally:
-        first.close()
-        second.close()
+    result = run_behind(config, first, second)
     assert result.exit_code == 0, result.output
     samples = list(read_records(run_dir / "samples"))
     assert len(samples) == 16 and len({(s["problem_id"], s["sample_index"]) for s in samples}) == 16
