@@ -35,8 +35,8 @@ def _ping() -> int:
 class DeadlinePool:
     """A lazily started process pool whose calls end at a deadline; a call past it kills the pool.
 
-    At most `workers` calls run at once (others wait for a slot before their clock starts), so a deadline
-    measures only the call's own work. Calls that die because another call's deadline killed the pool are
+    At most `workers` calls run at once (others wait for a slot before their clock starts), and waiting for
+    a warm pool is not counted, so a deadline measures only the call's own work. Calls that die because another call's deadline killed the pool are
     retried on a fresh pool (up to twice) within their own deadline. A warmed-up spare pool waits beside the running one, so the call after a
     kill does not wait seconds for new processes to import sympy.
     """
@@ -52,17 +52,16 @@ class DeadlinePool:
 
     def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         with self._slots:
-            self._started()  # the first start of all is not the call's time (later ones take a warm spare)
-            # One deadline for the call, retries and waiting for a spare included: a call killed along with
-            # another call's runaway is run again in what is left of its own time.
-            deadline = time.monotonic() + timeout_s
+            # The call's time runs only while its work is in the pool. Waiting for a pool to be warm (the
+            # first start, or a spare after another call's runaway killed the pool) is not the call's time:
+            # on a busy machine it takes seconds, and a sound answer must not time out for it. A call killed
+            # along with another call's runaway is run again in what is left of its own time.
+            left = timeout_s
             for attempt in range(_ATTEMPTS):
-                pool = self._started(wait_s=max(0.0, deadline - time.monotonic()))
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
+                pool = self._started()
+                began = time.monotonic()
                 try:
-                    return pool.submit(fn, *args).result(timeout=remaining)
+                    return pool.submit(fn, *args).result(timeout=left)
                 except FutureTimeout:
                     self._kill(pool)
                     break
@@ -72,6 +71,9 @@ class DeadlinePool:
                     self._kill(pool)  # the next call starts a fresh pool
                     if attempt == _ATTEMPTS - 1 or not killed_for_another_call:
                         raise
+                    left -= time.monotonic() - began
+                    if left <= 0:
+                        break
             raise DeadlineExceeded(f"no result within {timeout_s:g} s")
 
     def start(self) -> None:
@@ -81,17 +83,15 @@ class DeadlinePool:
         if spare is not None:
             spare.result()
 
-    def _started(self, wait_s: float | None = None) -> ProcessPoolExecutor:
-        """The running pool; after a kill, the spare (waiting at most `wait_s` for it to be warm)."""
+    def _started(self) -> ProcessPoolExecutor:
+        """The running pool; after a kill, the spare (waiting until it is warm)."""
         with self._lock:
             if self._pool is None:
                 if self._spare is None:
                     self._pool = self._new_pool()
                 else:
                     try:
-                        self._pool = self._spare.result(timeout=wait_s)
-                    except FutureTimeout:
-                        raise DeadlineExceeded("no warm pool within the deadline") from None
+                        self._pool = self._spare.result()
                     except BaseException:
                         self._spare = None  # the spare failed to start: the next call builds one itself
                         raise

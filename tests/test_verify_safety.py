@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from filters import Status, SympyEquivalence, VerifyConfig, check_answer, verify, verify_many
-from filters.deadline import DeadlinePool
+from filters.deadline import DeadlineExceeded, DeadlinePool
 from filters.verify import _warm_up, shared_pool
 
 C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
@@ -133,6 +134,28 @@ def test_verify_many_keeps_order_and_survives_a_runaway():
     assert [v.status for v in verdicts] == [C, U, C, W] * 3
     assert all(v.reason == "timed_out" for v in verdicts[1::4])
     assert time.monotonic() - started < 3 * 1.5 + 30  # three runaways, pool restarts included
+
+
+def test_a_call_killed_with_a_runaway_does_not_pay_for_the_pools_restart():
+    """A sound call in flight when another call's runaway kills the pool is run again on the spare pool.
+    Waiting for the spare to warm up (3 s here, as on a busy machine) is not the sound call's time."""
+    pool = DeadlinePool(workers=2, warmup=functools.partial(time.sleep, 3))
+    pool.start()
+    with pytest.raises(DeadlineExceeded):
+        pool.run(time.sleep, 10, timeout_s=1)  # takes the warm spare; the next spare starts warming now
+    outcome: list[object] = []
+
+    def sound_call() -> None:
+        time.sleep(0.5)  # in flight when the runaway below is killed
+        outcome.append(pool.run(time.sleep, 0.8, timeout_s=1.5))
+
+    thread = threading.Thread(target=sound_call)
+    thread.start()
+    with pytest.raises(DeadlineExceeded):
+        pool.run(time.sleep, 10, timeout_s=1)
+    thread.join(timeout=30)
+    assert outcome == [None]  # time.sleep's result: the call finished on the spare
+    pool.close()
 
 
 def test_a_dead_worker_is_cannot_tell_and_the_pool_recovers():
