@@ -35,10 +35,11 @@ def _ping() -> int:
 class DeadlinePool:
     """A lazily started process pool whose calls end at a deadline; a call past it kills the pool.
 
-    At most `workers` calls run at once (others wait for a slot before their clock starts), and waiting for
-    a warm pool is not counted, so a deadline measures only the call's own work. Calls that die because another call's deadline killed the pool are
-    retried on a fresh pool (up to twice) within their own deadline. A warmed-up spare pool waits beside the running one, so the call after a
-    kill does not wait seconds for new processes to import sympy.
+    A deadline measures only the call's own work: at most `workers` calls run at once (others wait for a
+    slot before their clock starts), and waiting for a warm pool is not counted. Calls that die because
+    another call's deadline killed the pool are retried on a fresh pool (up to twice) in what is left of
+    their own time. A warmed-up spare pool waits beside the running one, so the call after a kill seldom
+    waits seconds for new processes to import sympy.
     """
 
     def __init__(self, workers: int = 1, warmup: Callable[[], object] | None = None) -> None:
@@ -52,10 +53,8 @@ class DeadlinePool:
 
     def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         with self._slots:
-            # The call's time runs only while its work is in the pool. Waiting for a pool to be warm (the
-            # first start, or a spare after another call's runaway killed the pool) is not the call's time:
-            # on a busy machine it takes seconds, and a sound answer must not time out for it. A call killed
-            # along with another call's runaway is run again in what is left of its own time.
+            # Only time with the work in the pool counts: a pool's start takes seconds on a busy machine,
+            # and a sound answer must not time out for it.
             left = timeout_s
             for attempt in range(_ATTEMPTS):
                 pool = self._started()
