@@ -77,6 +77,14 @@ def sft(config_path: str, overrides: tuple[str, ...]) -> None:
 @click.option(
     "--pattern", "patterns", multiple=True, help="Answer regex tried when there is no \\boxed{} (repeatable)."
 )
+@click.option(
+    "--extraction",
+    type=click.Choice(["lenient", "strict"]),
+    default="lenient",
+    show_default=True,
+    help="lenient also reads the closing sentence's value when no answer is stated; strict reads stated "
+    "answers only (a box, 'The answer is', a --pattern).",
+)
 @click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per symbolic check.")
 @click.option(
     "--rel-tol",
@@ -95,6 +103,7 @@ def verify(
     response_field: str,
     id_field: str,
     patterns: tuple[str, ...],
+    extraction: str,
     timeout_s: float,
     rel_tol: float,
     workers: int | None,
@@ -117,7 +126,7 @@ def verify(
             gold_field=gold_field,
             response_field=response_field,
             id_field=id_field,
-            config=VerifyConfig(tuple(patterns), timeout_s, rel_tol),
+            config=VerifyConfig(tuple(patterns), timeout_s, rel_tol, extraction=extraction),
             workers=workers,
             format=format_,
         )

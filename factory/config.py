@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from factory.errors import FactoryError
+from filters.extract import EXTRACTION_MODES
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
@@ -108,6 +109,9 @@ class TeacherConfig:
 @dataclass
 class RejectConfig:
     answer_patterns: list[str] = field(default_factory=list)  # regexes tried when there is no \boxed{}
+    # strict: stated answers only (a box, "The answer is", a pattern): the prompt asks for a box, and a trace
+    # that ignores the format is not one to teach. lenient: also the closing sentence's value.
+    extraction: str = "strict"
     keep_truncated: bool = False  # finish_reason == "length" is rejected as `truncated` unless set
     timeout_s: float = 5.0
     rel_tol: float = 0.01  # how far a rounded decimal may be from the value it rounds; 0 compares exactly
@@ -121,6 +125,7 @@ class RejectConfig:
                 re.compile(pattern)
             except re.error as error:
                 raise _FieldError(f"answer_patterns[{index}]", f"is not a valid regex: {error}") from None
+        _choice("extraction", self.extraction, EXTRACTION_MODES)
         _check(self.timeout_s > 0, "timeout_s", "must be > 0")
         _check(0 <= self.rel_tol < 1, "rel_tol", "must be in [0, 1)")
         _check(self.workers is None or self.workers >= 1, "workers", "must be >= 1")

@@ -40,6 +40,7 @@ SCHEMA = pa.schema(
         ("verdict_status", pa.string()),
         ("verdict_reason", pa.string()),
         ("verifier", pa.string()),
+        ("answer_found_by", pa.string()),  # boxed, marker, last_number...: how the verifier found the answer
         ("finish_reason", pa.string()),
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
@@ -76,6 +77,7 @@ def to_row(sample: Sample, verdict: SampleVerdict, problem: Problem) -> dict[str
         "verdict_status": verdict.status,
         "verdict_reason": verdict.reason,
         "verifier": verdict.verifier,
+        "answer_found_by": verdict.found_by,
         "finish_reason": sample.finish_reason,
         "prompt_tokens": sample.prompt_tokens,
         "completion_tokens": sample.completion_tokens,

@@ -98,3 +98,4 @@ class SampleVerdict(_Record):
     verifier: str
     sample_key: str  # the judged sample (`Sample.key`); a re-run judges only samples without a verdict
     teacher: str  # "backend:model" that made the sample, for per-teacher counts
+    found_by: str | None = None  # how the answer was found: boxed, marker, last_number... (verdicts before 0.3: None)

@@ -28,7 +28,9 @@ def judge(
     samples: Iterable[Sample], gold: Mapping[str, str], config: RejectConfig
 ) -> Iterator[SampleVerdict]:
     truncation = None if config.keep_truncated else TruncationFilter()
-    verify_config = VerifyConfig(tuple(config.answer_patterns), config.timeout_s, config.rel_tol)
+    verify_config = VerifyConfig(
+        tuple(config.answer_patterns), config.timeout_s, config.rel_tol, extraction=config.extraction
+    )
     samples = iter(samples)
     # Verified a chunk at a time, so symbolic checks run on every worker at once.
     while chunk := list(itertools.islice(samples, CHUNK_SAMPLES)):
@@ -47,6 +49,7 @@ def judge(
                 reason=verdict.reason if kept else reason,  # type: ignore[arg-type]
                 kept=kept,
                 extracted=verdict.answer,
+                found_by=verdict.found_by,
                 gold=gold[sample.problem_id],
                 verifier=verdict.verifier,
                 sample_key=sample.key(),

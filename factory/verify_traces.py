@@ -22,22 +22,39 @@ from filters import Status, VerifyConfig, verify_many
 CHUNK_ROWS = 256
 
 
+# Above this share of rows without an answer, the summary says how to point the verifier at it.
+NO_ANSWER_HINT_SHARE = 0.5
+
+
 @dataclasses.dataclass
 class VerifySummary:
     rows: int = 0
+    extraction: str = "lenient"
     by_status: Counter[str] = dataclasses.field(default_factory=Counter)
     by_reason: Counter[str] = dataclasses.field(default_factory=Counter)
+    found_by: Counter[str] = dataclasses.field(default_factory=Counter)
 
     def lines(self) -> list[str]:
         statuses = ", ".join(f"{status} {self.by_status[status]}" for status in Status)
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.by_reason.items()))
+        found = ", ".join(f"{how} {count}" for how, count in self.found_by.most_common())
         correct = self.by_status[Status.CORRECT] / self.rows if self.rows else 0.0
-        return [
+        lines = [
             f"rows       {self.rows}",
             f"verdicts   {statuses}",
             f"reasons    {reasons or 'none'}",
+            f"found by   {found or 'none'} ({self.extraction} extraction)",
             f"correct    {correct:.1%}",
         ]
+        no_answer = self.by_reason["no_answer"]
+        if self.rows and no_answer / self.rows > NO_ANSWER_HINT_SHARE:
+            other = "lenient" if self.extraction == "strict" else "strict"
+            lines.append(
+                f"hint       {no_answer} of {self.rows} rows have no answer the verifier can find: name the "
+                f"answer line with --pattern (e.g. --pattern '^Final:\\s*(.+)$')"
+                + (f" or try --extraction {other}" if other == "lenient" else "")
+            )
+        return lines
 
 
 def verify_file(
@@ -51,7 +68,7 @@ def verify_file(
     workers: int | None = None,
     format: str = "auto",
 ) -> VerifySummary:
-    summary = VerifySummary()
+    summary = VerifySummary(extraction=config.extraction)
 
     def checked_rows() -> Iterator[tuple[str, dict[str, Any], str, str]]:
         for where, row in read_rows(path, format, option="--format"):
@@ -76,6 +93,8 @@ def verify_file(
                 summary.rows += 1
                 summary.by_status[verdict.status] += 1
                 summary.by_reason[verdict.reason] += 1
+                if verdict.found_by:
+                    summary.found_by[verdict.found_by] += 1
                 yield {
                     "source": where,
                     "id": row.get(id_field) if id_field else None,
@@ -86,6 +105,7 @@ def verify_file(
                     "gold_form": verdict.gold_form,
                     "answer_form": verdict.answer_form,
                     "verifier": verdict.verifier,
+                    "found_by": verdict.found_by,
                 }
 
     write_jsonl(out, verdicts())
@@ -96,6 +116,8 @@ def verify_file(
             "rows": summary.rows,
             "by_status": summary.by_status,
             "by_reason": summary.by_reason,
+            "found_by": summary.found_by,
+            "extraction": summary.extraction,
         },
     )
     return summary

@@ -5,7 +5,7 @@
 True
 """
 
-from filters.extract import extract_answer, last_boxed
+from filters.extract import EXTRACTION_MODES, Found, extract_answer, find_answer, last_boxed
 from filters.verify import (
     VERSION,
     ExactMatch,
@@ -20,14 +20,17 @@ from filters.verify import (
 )
 
 __all__ = [
+    "EXTRACTION_MODES",
     "VERSION",
     "ExactMatch",
+    "Found",
     "Status",
     "SympyEquivalence",
     "Verdict",
     "VerifyConfig",
     "check_answer",
     "extract_answer",
+    "find_answer",
     "last_boxed",
     "start_pool",
     "verify",

@@ -1,19 +1,30 @@
-"""Find the final answer in a teacher's response.
+"""Find the final answer in a teacher's response, and say how it was found.
 
-Where the answer is looked for, strongest marker first (the first that yields an answer wins):
+Two modes. `strict` takes only stated answers; `lenient` also takes the final stated value when nothing is
+stated. Where the answer is looked for, strongest first (the first that yields an answer wins):
 
-1. Only the text after the last `</think>` counts; a response that opened `<think>` and never closed it
-   has no final answer. Inside the last `<answer>…</answer>` the same rules apply, and its whole content
-   is the answer when it has no marker.
-2. `\\boxed{}` / `\\fbox{}` with balanced braces. Several boxes: the last complete box, joined with the
-   other boxes on its line (`\\boxed{2}, \\boxed{3}` → `2, 3`); a box on an earlier line was superseded.
+0. Chat-template debris is cut off first (`<|im_end|>`, `<|endoftext|>`, a hallucinated `<|im_start|>user`
+   turn and everything after it). Only the text after the last `</think>` counts; a response that opened
+   `<think>` and never closed it has no final answer. Inside the last `<answer>…</answer>` the same rules
+   apply, and its whole content is the answer when it has no marker (`answer_tag`).
+1. `boxed`: `\\boxed{}` / `\\fbox{}` with balanced braces. Several boxes: the last complete box, joined with
+   the other boxes on its line (`\\boxed{2}, \\boxed{3}` → `2, 3`); a box on an earlier line was superseded.
    Two different boxes on one line (a hedge: `\\boxed{2} or \\boxed{3}`) therefore never match one gold.
-3. The data set's own patterns (regexes; the first group, or the whole match, is the answer).
-4. "The final answer is …", "Answer: …", `**Answer:** …` — the last such statement.
-5. With a multiple-choice gold, a choice letter in prose ("I think it's B", "(C)", "option D").
-6. A bare answer (one short line, no marker) is taken whole.
+2. `pattern`: the data set's own regexes (the first group, or the whole match, is the answer).
+3. `marker`: the last closing statement — "The final answer is …", "Answer: …", `**Answer:** …`, "Answer $42$",
+   a `### Final Answer` heading, GSM8K's `#### 72` and a closing `A: 72` line, and the same statements in
+   other languages (答案是 …, 答え：…, Réponse : …, La respuesta es …, Antwort: …, Ответ: …, الإجابة: …,
+   उत्तर: …). The statement's value is its first formula, or what follows its copula
+   ("the smallest $k$ is 12" → 12).
+4. `choice`: with a multiple-choice gold, a choice letter in prose ("I think it's B", "(C)", "option D").
+5. `bare`: a response of one short line is the answer as a whole.
+6. Lenient only: the final stated value, after sign-offs ("I hope it is correct.") are trimmed: in the last
+   sentence that states a value, its last formula (`last_math`: `$…$`, `$$…$$`, `\\(…\\)`, `\\[…\\]`, formulas
+   joined by "and"/"or"/commas together), the right side of its last equation (`last_equation`), or its
+   last number (`last_number`); an explaining clause after the value ("…, which is 3 more than 15") is not
+   read.
 
-Intermediate results ("… = 12") are never taken: a long response without a stated answer has none.
+Strict never takes an intermediate result ("… = 12"); lenient takes a value only from the closing sentence.
 Every step is linear in the length of the response.
 """
 
@@ -21,30 +32,103 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from filters.normalize import MATH_WORDS
+
+EXTRACTION_MODES = ("strict", "lenient")
 
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BRACE = re.compile(r"(?<!\\)[{}]")
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
-_ANSWER_MARKER = re.compile(
-    r"(?:\bfinal\s+answer|\banswer)(?:\s*\*\*)?\s*(?:\bis\b\s*:?|[:：])\s*(?:\*\*(?=\s)\s*)?(?P<answer>[^\n]*)",
+# Chat-template tokens: a model that runs past its turn writes them, then often a new question of its own.
+_TURN_TOKEN = re.compile(
+    r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|start_header_id|end_header_id|end|user|assistant"
+    r"|system|EOT)\|>|<｜(?:end▁of▁sentence|User|Assistant)｜>|</s>|<(?:start|end)_of_turn>"
+)
+_ROLE_LINE = re.compile(r"^\s*(?:assistant|model)\s*\n")
+# Sign-offs after the answer: they state nothing, and a closing-sentence reader must look past them.
+_SIGN_OFF = re.compile(
+    r"(?:\s*(?:I\s+hope\s+(?:it|this|that)\s+(?:is|was)\s+(?:correct|right|helpful)|I\s+hope\s+(?:this|that|it)"
+    r"\s+helps|Hope\s+(?:this|that|it)\s+helps|Let\s+me\s+know\s+if\b[^\n]*|Feel\s+free\s+to\b[^\n]*"
+    r"|Good\s+luck|Happy\s+(?:studying|learning)|Is\s+there\s+anything\s+else\b[^\n]*)[.!?]*\s*(?:[😊🙂]\s*)?)+$",
     re.IGNORECASE,
+)
+
+# "answer is", "answer:", and "Answer" right before a formula (`Answer $42$`, `Answer\n\[x+1\]`).
+_ENGLISH_MARKER = (
+    r"(?:\bfinal\s+answer|\banswer)(?:\s*\*\*)?"
+    r"(?:\s*(?:\bis\b\s*:?|[:：])\s*(?:\*\*(?=\s)\s*)?|(?=\s*(?:\$|\\\[|\\\()))"
+)
+# The same statement in other languages, as models write it (verb or colon after the word for "answer").
+_OTHER_MARKERS = (
+    r"(?:最终答案|最后答案|答案|正确答案|答)\s*(?:应该|应|就)?\s*(?:是|为|為|：|:)\s*(?:[:：]\s*)?",
+    r"(?:答え|解答|正解)\s*(?:は|：|:)\s*",
+    r"(?:정답|답)\s*(?:은|는|:|：)\s*",
+    r"\b(?:la\s+)?r[ée]ponse(?:\s+finale)?\s*(?:est|:|：)\s*",
+    r"\b(?:la\s+)?respuesta(?:\s+final)?\s*(?:es|:)\s*",
+    r"\b(?:a\s+)?resposta(?:\s+final)?\s*(?:é|e|:)\s*",
+    r"\b(?:la\s+)?risposta(?:\s+finale)?\s*(?:è|e|:)\s*",
+    r"\b(?:die\s+)?(?:antwort|lösung|endergebnis)\s*(?:ist|lautet|:)\s*",
+    r"\b(?:het\s+)?antwoord\s*(?:is|:)\s*",
+    r"(?<![А-Яа-яЁё])(?:окончательный\s+)?ответ\s*(?::|—|–|-|равен|будет|это)\s*",
+    r"(?:الإجابة|الاجابة|الجواب)(?:\s+النهائية)?\s*(?:هي|هو|:|：)\s*",
+    r"(?:अंतिम\s+)?उत्तर\s*(?:है|:|：|=)\s*",
+    r"\b(?:cevap|yanıt)\s*:\s*",
+    r"\bđáp\s+án\s*(?:là|:)\s*",
+    r"\bjawaban(?:nya)?\s*(?:adalah|:)\s*",
+    r"\bodpowied[źz]\s*(?::|to)\s*",
+)
+_ANSWER_MARKER = re.compile(
+    rf"(?:{_ENGLISH_MARKER}|{'|'.join(_OTHER_MARKERS)})(?P<answer>[^\n]*)",
+    re.IGNORECASE,
+)
+_GSM8K_MARKER = re.compile(r"^[ \t]*####[ \t]*(?P<answer>[^\n]+)", re.MULTILINE)
+_A_LINE = re.compile(r"(?:^|\n)[ \t]*A:[ \t]*(?P<answer>[^\n]+)\s*$")
+_ANSWER_HEADING = re.compile(
+    r"^[ \t]*(?:#+[ \t]*|\*\*)(?:final[ \t]+answer|answer)[ \t]*:?(?:\*\*)?[ \t]*:?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 # Where a stated answer ends: a sentence end (not a decimal point), or a clause that explains it.
 _SENTENCE_END = re.compile(
-    r"(?<!\d)\.(?:\s|$)|\.\s+(?=[A-Z])|[;!?](?:\s|$)|,?\s+(?:because|since|as|which|so that)\b"
+    r"(?<!\d)\.(?:\s|$)|\.\s+(?=[A-Z])|[;!?](?:\s|$)|[。！？；]"
+    r"|,?\s+(?:because|since|as|which|where|so\s+that|given\s+that)\b|[,，]\s*(?:因为|由于)"
 )
-_INLINE_MATH = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)")
+# What a statement says after naming the thing: "the smallest $k$ is 12", "the total is 12".
+_COPULA = re.compile(r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*:?\s*(?=\S)", re.I)
+_LAST_COPULA = re.compile(r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*:?\s*(?=\S)", re.I | re.DOTALL)
+_CONNECTIVE = re.compile(r"^\s*(?:,|;|and|or|,\s*(?:and|or)|\\quad|\\qquad|&|\\text\{\s*(?:and|or)\s*\})\s*$")
+_MATH_DELIMITER = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\\(|\\\)")
+_CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9_.^])(?:[-−]\s?)?(?:[$€£¥₹]\s?)?"
+    r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?![\d.]))?|\.\d+)(?:\s?%)?(?![\d])"
+)
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
+# Letters of other scripts, Greek (maths) aside.
+_OTHER_SCRIPT_LETTER = re.compile(r"[^\W\d_A-Za-z\u0370-\u03ff]")
+_TRAILING_UNIT = re.compile(r"(?<=\d)\s*[^\W\d_]+(?:\s+[^\W\d_]+)?[²³]?[。.]?\s*$")
+_TEXT_COMMAND = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{[^{}]*\}")
 _CHOICE = re.compile(
     r"\b(?:answer|option|choice)\s*(?:is\s*)?[:：]?\s*(?:\*\*)?\s*\(?(?P<keyword>[A-J])\)?(?![A-Za-z0-9])"
-    r"|\b(?:it's|it\s+is)\s+\(?(?P<spoken>[A-J])\)?(?![A-Za-z0-9])"
+    r"|\b(?:it's|it\s+is|go\s+with|pick|choose|select)\s+(?:option\s+)?\(?(?P<spoken>[A-J])\)?(?![A-Za-z0-9'])"
     r"|\((?P<parenthesised>[A-J])\)"
     r"|^\s*(?P<alone>[A-J])\s*[.):]?\s*$",
     re.MULTILINE,
 )
 # A bare answer is one line of at most this many characters.
 MAX_BARE_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An answer and how it was found: boxed, pattern, marker, choice, answer_tag, bare, last_math,
+    last_equation or last_number."""
+
+    answer: str
+    how: str
 
 
 def last_boxed(text: str) -> str | None:
@@ -107,40 +191,76 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
     return boxes
 
 
-def extract_answer(text: str, patterns: Sequence[str] = (), *, choices: bool = False) -> str | None:
-    """The final answer stated in `text`, or None when there is none.
-
-    `patterns` are the data set's regexes; `choices=True` (the gold is a choice letter) also reads choice
-    letters in prose. See the module docstring for the order.
+def extract_answer(
+    text: str, patterns: Sequence[str] = (), *, choices: bool = False, mode: str = "lenient"
+) -> str | None:
+    """The final answer in `text`, or None when there is none. See `find_answer`.
 
     >>> extract_answer("Adding them gives 12.\\nThe final answer is $\\\\frac{3}{4}$.")
     '\\\\frac{3}{4}'
     """
+    found = find_answer(text, patterns, choices=choices, mode=mode)
+    return found.answer if found else None
+
+
+def find_answer(
+    text: str, patterns: Sequence[str] = (), *, choices: bool = False, mode: str = "lenient"
+) -> Found | None:
+    """The final answer in `text` and how it was found, or None when there is none.
+
+    `patterns` are the data set's regexes; `choices=True` (the gold is a choice letter) also reads choice
+    letters in prose; `mode` is `strict` (stated answers only) or `lenient`. See the module docstring.
+
+    >>> find_answer("So she pays 3 * 4 = $12 in all.")
+    Found(answer='$12', how='last_number')
+    """
+    if mode not in EXTRACTION_MODES:
+        raise ValueError(f"extraction mode must be one of {', '.join(EXTRACTION_MODES)}; got {mode!r}")
+    text = _without_debris(text)
     if _THINK_CLOSE.search(text):
         text = _THINK_CLOSE.split(text)[-1]
     elif _THINK_OPEN.search(text):
         return None  # still thinking: cut off before any final answer
+    lenient = mode == "lenient"
     tags = list(_ANSWER_TAG.finditer(text))
     if tags:
-        return _answer_in(tags[-1].group(1), patterns, choices, whole=True)
+        text = tags[-1].group(1)
+    found = _stated(text, patterns, choices, lenient)
+    if found is not None:
+        return found if found.answer else None  # an empty box states nothing
     stripped = text.strip()
-    bare = "\n" not in stripped and len(stripped) <= MAX_BARE_CHARS
-    return _answer_in(text, patterns, choices, whole=bare)
+    if tags:
+        return Found(stripped, "answer_tag") if stripped else None
+    if stripped and "\n" not in stripped and len(stripped) <= MAX_BARE_CHARS:
+        if not (lenient and _is_words(stripped)):  # a sentence: lenient reads its value
+            return Found(stripped, "bare")
+    return _final_value(text) if lenient else None
 
 
-def _answer_in(text: str, patterns: Sequence[str], choices: bool, whole: bool) -> str | None:
+def _without_debris(text: str) -> str:
+    """The response up to the first chat-template token that follows some content."""
+    for part in _TURN_TOKEN.split(text):
+        part = _ROLE_LINE.sub("", part)
+        if part.strip():
+            return part
+    return ""
+
+
+def _stated(text: str, patterns: Sequence[str], choices: bool, lenient: bool) -> Found | None:
     answer = boxed_answer(text)
-    if answer is None:
-        answer = _pattern_answer(text, patterns)
-    if answer is None:
-        answer = _marker_answer(text)
-    if answer is None and choices:
+    if answer is not None:
+        return Found(answer, "boxed")
+    answer = _pattern_answer(text, patterns)
+    if answer:
+        return Found(answer, "pattern")
+    answer = _marker_answer(text, choices, lenient)
+    if answer:
+        return Found(answer, "marker")
+    if choices:
         letters = list(_CHOICE.finditer(text))
         if letters:
-            answer = next(letter for letter in letters[-1].groups() if letter)
-    if answer is None and whole:
-        answer = text.strip()
-    return answer or None
+            return Found(next(letter for letter in letters[-1].groups() if letter), "choice")
+    return None
 
 
 def _pattern_answer(text: str, patterns: Sequence[str]) -> str | None:
@@ -154,19 +274,179 @@ def _pattern_answer(text: str, patterns: Sequence[str]) -> str | None:
     return None
 
 
-def _marker_answer(text: str) -> str | None:
-    """The answer a closing statement gives: the rest of its sentence, or its first inline formula."""
+def _marker_answer(text: str, choices: bool, lenient: bool) -> str | None:
+    """The value the last closing statement gives. In lenient mode, a statement in words with no value
+    ("Answer: she has twelve") is left to the closing-sentence reader."""
+    candidates: list[tuple[int, str]] = []
+    gsm8k = list(_GSM8K_MARKER.finditer(text))
+    if gsm8k:
+        candidates.append((gsm8k[-1].start(), gsm8k[-1].group("answer")))
+    a_line = None if choices else _A_LINE.search(text)  # with choices, `A: 5` is an option, not a marker
+    if a_line:
+        candidates.append((a_line.start("answer"), a_line.group("answer")))
+    for heading in reversed(list(_ANSWER_HEADING.finditer(text))):
+        following = text[heading.end() :].strip()
+        if following:
+            candidates.append((heading.start(), following))
+            break
     for marker in reversed(list(_ANSWER_MARKER.finditer(text))):
         stated = marker.group("answer").strip()
         if not stated:  # `Final answer:` with the answer on the next line
-            following = text[marker.end() :].lstrip().partition("\n")[0]
-            stated = following.strip()
-        if not stated:
-            continue
-        formula = _INLINE_MATH.search(stated)
-        if formula:
-            return (formula.group(1) or formula.group(2)).strip()
-        end = _SENTENCE_END.search(stated)
-        stated = stated[: end.start()] if end else stated
-        return stated.strip().rstrip(".").strip() or None
-    return None
+            stated = text[marker.end() :].lstrip()
+        if stated:
+            candidates.append((marker.start(), stated))
+            break
+    if not candidates:
+        return None
+    _, stated = max(candidates)
+    value = statement_value(stated)
+    if value is None or (lenient and _is_words(value)):
+        return None
+    return value
+
+
+def statement_value(stated: str) -> str | None:
+    """The value a statement gives: its first formula (with the formulas joined to it by "and", "or",
+    commas), what follows its copula, or the statement up to its end.
+
+    >>> statement_value("the smallest $k$ is 12. I hope it is correct.")
+    '12'
+    """
+    line_end = stated.find("\n") if "\n" in stated else len(stated)
+    spans = _math_spans(stated)
+    first = next((index for index, span in enumerate(spans) if span[0] < line_end), None)
+    end = _SENTENCE_END.search(stated, 0, line_end)
+    if first is not None and (end is None or end.start() > spans[first][0]):
+        joined, formula_end = _joined_from(stated, spans, first)
+        copula = _COPULA.match(stated[formula_end:])
+        if copula and _is_variable(joined):  # "the smallest $k$ is 12"
+            return statement_value(stated[formula_end + copula.end() :])
+        return joined
+    sentence = stated[: end.start() if end else line_end].strip().rstrip(".").strip()
+    if _is_words(sentence):
+        copula = _LAST_COPULA.match(sentence)
+        if copula and not _is_words(sentence[copula.end() :]):
+            return sentence[copula.end() :].strip(" *")
+    return sentence or None
+
+
+def _is_variable(formula: str) -> bool:
+    return bool(re.fullmatch(r"\s*\\?[A-Za-z]+(?:_\{?\w+\}?)?\s*", formula))
+
+
+def _is_words(text: str) -> bool:
+    """Prose rather than a value: a word of three letters or more that is not maths, or any letter of a
+    script without spaces (CJK), once a unit after the number (`12 apples`, `7页`) is set aside."""
+    stripped = _TEXT_COMMAND.sub(" ", text)
+    stripped = re.sub(r"\\[A-Za-z]+", " ", stripped).strip()
+    stripped = _TRAILING_UNIT.sub("", stripped)
+    if _OTHER_SCRIPT_LETTER.search(stripped):
+        return True
+    return any(word.lower() not in MATH_WORDS for word in _WORD.findall(stripped))
+
+
+def _math_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of each delimited formula, in one pass over the delimiters. Dollar signs are
+    also currency: a `$…$` pair around prose ("$18 every day. She spent $") is no formula, and its
+    second sign may open the next one."""
+    spans: list[tuple[int, int, str]] = []
+    opener: re.Match[str] | None = None
+    for delimiter in _MATH_DELIMITER.finditer(text):
+        token = delimiter.group()
+        if opener is not None and token == _CLOSER[opener.group()]:
+            content = text[opener.end() : delimiter.start()].strip()
+            if not (token == "$" and (_is_words(content) or "\n\n" in content)):
+                if content:
+                    spans.append((opener.start(), delimiter.end(), content))
+                opener = None
+                continue
+            opener = None
+        if opener is None and token in _CLOSER:
+            opener = delimiter
+    return spans
+
+
+def _joined_from(text: str, spans: list[tuple[int, int, str]], first: int) -> tuple[str, int]:
+    """The formula `spans[first]` and those after it joined by connectives; and where the last one ends."""
+    parts, end = [spans[first][2]], spans[first][1]
+    for start, span_end, content in spans[first + 1 :]:
+        if not _CONNECTIVE.match(text[end:start]):
+            break
+        parts.append(content)
+        end = span_end
+    return ", ".join(parts), end
+
+
+def _joined_to(text: str, spans: list[tuple[int, int, str]], last: int) -> str:
+    """The formula `spans[last]` and those before it joined by connectives."""
+    first = last
+    while first > 0 and _CONNECTIVE.match(text[spans[first - 1][1] : spans[first][0]]):
+        first -= 1
+    return ", ".join(content for _, _, content in spans[first : last + 1])
+
+
+def _final_value(text: str) -> Found | None:
+    """Lenient: the value of the last sentence that states one."""
+    text = _SIGN_OFF.sub("", text.rstrip())
+    spans = _math_spans(text)
+    masked = _masked(text, spans)
+    numbers = list(_NUMBER.finditer(masked))
+    anchor = max(spans[-1][1] if spans else -1, numbers[-1].end() if numbers else -1)
+    closing_line = masked.rstrip().rfind("\n")
+    if anchor <= closing_line or _CODE.search(masked, closing_line + 1):
+        return None  # the closing line states no value ("…7\nbut unsure"), or it is code
+    start = _sentence_start(masked, anchor)
+    explained = _SENTENCE_END.search(masked, start, anchor)
+    if explained:  # "…is 18, which is 3 more than 15": the value comes before the explanation
+        before_spans = [span for span in spans if start <= span[0] and span[1] <= explained.start()]
+        before_numbers = [n for n in numbers if start <= n.start() and n.end() <= explained.start()]
+        if before_spans or before_numbers:
+            spans, numbers = before_spans, before_numbers
+    span_end = spans[-1][1] if spans else -1
+    number_end = numbers[-1].end() if numbers else -1
+    if span_end >= number_end:
+        return Found(_joined_to(text, spans, len(spans) - 1), "last_math")
+    stop = _SENTENCE_END.search(masked, number_end)
+    stop_at = stop.start() if stop else len(masked)
+    stop_at = min(stop_at, masked.find("\n", number_end) % (len(masked) + 1))
+    equation = _last_equation(masked[start:stop_at], text[start:stop_at])
+    if equation:
+        return Found(equation, "last_equation")
+    return Found(numbers[-1].group().strip(), "last_number")
+
+
+def _masked(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with every formula blanked out (same length), so prose rules never look inside maths."""
+    if not spans:
+        return text
+    pieces, position = [], 0
+    for start, end, _ in spans:
+        pieces.append(text[position:start])
+        pieces.append(" " * (end - start))
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _sentence_start(masked: str, anchor: int) -> int:
+    line_start = masked.rfind("\n", 0, anchor) + 1
+    start = line_start
+    for end in re.finditer(r"(?<!\d)\.\s|[!?]\s|[。！？]", masked[line_start:anchor]):
+        start = line_start + end.end()
+    return start
+
+
+_CODE = re.compile(r"[A-Za-z_]\w*\(\s*['\"]|__\w+__|\blambda\b|\bimport\b")
+_EQUATION_TAIL = re.compile(r"=\s*([^=]+)$")
+
+
+def _last_equation(masked: str, text: str) -> str | None:
+    """`Hence y = 2x + 3`: the right side of the sentence's last equation, when it is a formula in plain
+    text (no words: "= $18 every day" is a number and words, read as the number)."""
+    tail = _EQUATION_TAIL.search(masked)
+    if tail is None:
+        return None
+    value = text[tail.start(1) :].strip().rstrip(".").strip()
+    if not re.search(r"[A-Za-z]", value) or _WORD.search(value) or "$" in value:
+        return None
+    return value

@@ -6,6 +6,7 @@ on LaTeX in a child process with a hard deadline. Only the last costs more than 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 from collections.abc import Iterable
@@ -16,9 +17,9 @@ from functools import cache, lru_cache
 
 from filters.compare import NeedsSympy, Outcome, answer_form, choice_letter, compare, plain_leaf
 from filters.deadline import DeadlineExceeded, DeadlinePool
-from filters.extract import boxed_answer, extract_answer
+from filters.extract import EXTRACTION_MODES, boxed_answer, find_answer
 
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 
 # Answers (and golds) longer than this are not compared: no real answer needs it, and a decoy could.
 MAX_ANSWER_CHARS = 1000
@@ -32,11 +33,19 @@ class VerifyConfig:
         whole match, is the answer).
     timeout_s: the hard limit for one symbolic comparison.
     rel_tol: how far a rounded decimal may be from the value it rounds (relative); 0 compares exactly.
+    extraction: `lenient` also reads the final stated value of a response that states no answer (the last
+        formula or number of its closing sentence); `strict` reads stated answers only (a box, a marker,
+        a pattern, a bare answer). See `filters.extract`.
     """
 
     patterns: tuple[str, ...] = ()
     timeout_s: float = 5.0
     rel_tol: float = 0.01
+    extraction: str = "lenient"
+
+    def __post_init__(self) -> None:
+        if self.extraction not in EXTRACTION_MODES:
+            raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}; got {self.extraction!r}")
 
 
 class Status(enum.StrEnum):
@@ -53,6 +62,7 @@ class Verdict:
     gold_form: str | None = None  # the normalised forms that were compared
     answer_form: str | None = None
     verifier: str = ""
+    found_by: str | None = None  # how the answer was found in the response (`filters.extract.Found.how`)
 
     @property
     def correct(self) -> bool:
@@ -175,12 +185,13 @@ def verify_many(
 def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
     try:
         gold = _gold_answer(gold)
-        answer = extract_answer(response, config.patterns, choices=choice_letter(gold) is not None)
+        choices = choice_letter(gold) is not None
+        found = find_answer(response, config.patterns, choices=choices, mode=config.extraction)
     except Exception:  # a bug of ours must cost one verdict, not a run
         return Verdict(Status.CANNOT_TELL, "verifier_error", None, verifier=SympyEquivalence.name)
-    if answer is None:
+    if found is None:
         return Verdict(Status.CANNOT_TELL, "no_answer", None, verifier=SympyEquivalence.name)
-    return _check(gold, answer, config, pool)
+    return dataclasses.replace(_check(gold, found.answer, config, pool), found_by=found.how)
 
 
 @lru_cache(maxsize=4096)

@@ -97,7 +97,7 @@ def test_boxed_answer_joins_boxes_on_the_last_line(text, expected):
     ],
 )
 def test_extract_answer(text, expected):
-    assert extract_answer(text) == expected
+    assert extract_answer(text, mode="strict") == expected  # the stated-answer rules
 
 
 @pytest.mark.parametrize(
