@@ -37,7 +37,12 @@ def answer_form(text: str) -> str:
 
     A worked equation with no variables states its value last: `13 + 20 = 33` is the answer 33.
     """
-    form = strip_assignment(normalize_text(text))
+    form = normalize_text(text)
+    builder = _SET_BUILDER.fullmatch(form)
+    if builder:  # `\{x \mid x > 2\}` is the set its condition describes
+        form = builder.group(1).strip()
+    if not several_answers(form):  # `x_1 = 2, x_2 = 3` keeps both labels
+        form = strip_assignment(form)
     if "=" in form and not _ORDER.search(form):
         sides = form.split("=")
         if all(side.strip() and not _LETTER.search(_LATEX_WORDS.sub("", side)) for side in sides):
@@ -45,6 +50,7 @@ def answer_form(text: str) -> str:
     return form
 
 
+_SET_BUILDER = re.compile(r"\\\{\s*[A-Za-z]\s*(?:\\in\s*\\mathbb\{?R\}?\s*)?(?:\\mid|\||:)\s*(.+?)\s*\\\}")
 _CHOICE_LETTER = re.compile(r"\(?([A-J])\)?(?:[.:)]|\s|$)")
 _GOLD_CHOICE = re.compile(r"\(?([A-J])\)?")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z '\-]*")
@@ -100,6 +106,19 @@ MAX_DEPTH = 8
 def _compare_forms(gold: str, answer: str, rel_tol: float, leaf: Leaf, depth: int = 0) -> Outcome:
     if depth > MAX_DEPTH:
         return Outcome("unparseable_answer", gold, answer)
+    gold, answer = _values_of_labels(gold, answer)
+    if gold.casefold() == answer.casefold():
+        return Outcome("exact_match", gold, answer)
+    gold_ratio, answer_ratio = _ratio(gold), _ratio(answer)
+    if gold_ratio or answer_ratio:
+        clocks = _clock(gold), _clock(answer)
+        if gold_ratio and answer_ratio and any(clocks):  # `10:00` is not `1:00`, `2:30` is not `4:60`
+            return Outcome(EQUAL if clocks[0] == clocks[1] else WRONG, gold, answer)
+        gold = _as_fraction(gold_ratio) if gold_ratio else gold
+        answer = _as_fraction(answer_ratio) if answer_ratio else answer
+    gold_matrix, answer_matrix = matrix(gold), matrix(answer)
+    if gold_matrix is not None and answer_matrix is not None:
+        return _compare_matrices(gold_matrix, answer_matrix, rel_tol, leaf, depth)
     gold_structure, answer_structure = structure(gold), structure(answer)
     if gold_structure is None and answer_structure is None:
         return leaf(gold, answer, rel_tol)
@@ -109,11 +128,107 @@ def _compare_forms(gold: str, answer: str, rel_tol: float, leaf: Leaf, depth: in
         if single.kind == "set" and len(single.items) == 1:  # `\{5\}` and `5`
             items = (single.items[0], answer) if gold_structure else (gold, single.items[0])
             return _compare_forms(*items, rel_tol, leaf, depth + 1)
+        other = answer if gold_structure else gold
+        if single.kind == "list" and len(set(single.items)) > 1 and parse_number(other) is not None:
+            return Outcome(WRONG, gold, answer)  # several answers (a hedge, `2 or 3`) for one number
         return leaf(gold, answer, rel_tol)  # `x > 2` vs `(2, \infty)`, `\pm 2` vs `2, -2`: sympy knows
     equal, unparseable = _structures_equal(gold_structure, answer_structure, rel_tol, leaf, depth)
     if equal:
         return Outcome(EQUAL, gold, answer)
     return Outcome(unparseable or WRONG, gold, answer)
+
+
+_EQUALS = re.compile(r"(?<![<>!\\])=")
+_CLOCK = re.compile(r"(\d{1,2}):([0-5]\d)(?::[0-5]\d)?\s*((?:a|p)\.?\s?m\.?)?", re.IGNORECASE)
+_RATIO = re.compile(r"[^:=]+(?::[^:=]+)+")
+
+
+def labelled_value(form: str) -> str | None:
+    """The stated value of a labelled answer, `(a, b) = (4, 1)`, `PQ = 7`, `S_1:S_2 = 3:8`,
+    `m\\angle ABC = 40^\\circ`: the last side of an equation when it is a constant; else None."""
+    if _ORDER.search(form) or several_answers(form) or _has_prose_word(form):
+        return None
+    sides = _EQUALS.split(form)
+    if len(sides) < 2 or not all(side.strip() for side in sides):
+        return None
+    last = sides[-1].strip()
+    return None if _LETTER.search(_LATEX_WORDS.sub("", last)) else last
+
+
+def _has_prose_word(form: str) -> bool:
+    """A word with a lower-case letter that is not maths ("Solving 2x + 1 = 11 gives x = 5"); capitals are
+    point names (`m\\angle ABC`)."""
+    words = _WORD.findall(_LATEX_WORDS.sub(" ", form))
+    return any(word.lower() not in MATH_WORDS and not word.isupper() for word in words)
+
+
+def several_answers(form: str) -> bool:
+    """Answers joined by commas, semicolons, "and" or "or" outside brackets."""
+    return ";" in form or len(_top_level(form, ",")) > 1 or bool(_JOINER.search(form))
+
+
+def _values_of_labels(gold: str, answer: str) -> tuple[str, str]:
+    """A labelled answer against a bare one is its value (`x + 1 = 3` against `3` states 3); two equations
+    are compared as equations (`x + y = 3` is not `x - y = 3`)."""
+    gold_value, answer_value = labelled_value(gold), labelled_value(answer)
+    if (gold_value is None) == (answer_value is None):
+        return gold, answer
+    return gold_value or gold, answer_value or answer
+
+
+def _ratio(form: str) -> tuple[str, ...] | None:
+    if "," in form or not _RATIO.fullmatch(form):
+        return None
+    return tuple(part.strip() for part in form.split(":"))
+
+
+def _clock(form: str) -> tuple[int, int, str] | None:
+    match = _CLOCK.fullmatch(form)
+    if match is None:
+        return None
+    half = (match.group(3) or "").lower().replace(".", "").replace(" ", "")
+    return int(match.group(1)), int(match.group(2)), half
+
+
+def _as_fraction(ratio: tuple[str, ...]) -> str:
+    """`5:12` is the value 5/12; `1:2:3` is compared part by part."""
+    if len(ratio) > 2:
+        return "(" + ", ".join(ratio) + ")"
+    return rf"\frac{{{ratio[0]}}}{{{ratio[1]}}}"
+
+
+_MATRIX = re.compile(
+    r"[\[(]?\s*\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?"
+    r"(?P<body>.*)\\end\{(?P=env)\}\s*[\])]?",
+    re.DOTALL,
+)
+_ROW_BREAK = re.compile(r"\\\\(?:\[[^\]]*\])?")
+
+
+def matrix(form: str) -> tuple[tuple[str, ...], ...] | None:
+    """The rows of a matrix in any environment (`pmatrix`, `bmatrix`, `vmatrix`, `array` in brackets)."""
+    match = _MATRIX.fullmatch(form.strip())
+    if match is None:
+        return None
+    rows = [row for row in _ROW_BREAK.split(match.group("body")) if row.strip() and row.strip() != "\\hline"]
+    cells = tuple(tuple(cell.strip() for cell in row.replace("\\hline", "").split("&")) for row in rows)
+    if not cells or len(cells) * len(cells[0]) > MAX_ITEMS:
+        return None
+    return cells
+
+
+def _compare_matrices(
+    gold: tuple[tuple[str, ...], ...], answer: tuple[tuple[str, ...], ...], rel_tol: float, leaf: Leaf, depth: int
+) -> Outcome:
+    gold_text, answer_text = str(gold), str(answer)
+    if [len(row) for row in gold] != [len(row) for row in answer]:
+        return Outcome(WRONG, gold_text, answer_text)  # another shape
+    for gold_row, answer_row in zip(gold, answer, strict=True):
+        for gold_cell, answer_cell in zip(gold_row, answer_row, strict=True):
+            outcome = _compare_forms(gold_cell, answer_cell, rel_tol, leaf, depth + 1)
+            if outcome.reason not in (EQUAL, "exact_match"):
+                return Outcome(_unparseable(outcome) or WRONG, gold_text, answer_text)
+    return Outcome(EQUAL, gold_text, answer_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +248,55 @@ MAX_ITEMS = 64
 
 
 def structure(form: str) -> Structure | None:
-    """The top-level shape of an answer, or None for a leaf (a number, an expression, a relation)."""
+    """The top-level shape of an answer, or None for a leaf (a number, an expression, a relation).
+
+    Answers joined by `;` (the solutions of a system: `a=3, b=1; a=6, b=4`), or by "and"/"or" when they are
+    not conditions (`2 and 3`; `x < 1 or x > 2` is one set), form a list."""
+    if form.count("\\pm") == 1 and "," not in form:  # `1 \pm \sqrt{2}` is two answers
+        before, _, after = form.partition("\\pm")
+        return Structure("list", "", "", (f"{before}+{after}".strip(), f"{before}-{after}".strip()))
+    groups = _top_level(form, ";")
+    if len(groups) > 1:
+        return Structure("list", "", "", tuple(groups)) if len(groups) <= MAX_ITEMS else None
+    if not _ORDER.search(form):
+        joined = [item for item in _JOINER.split(form) if item.strip()]
+        if len(joined) > 1 and all(_top_level(item, ",") == [item.strip()] for item in joined):
+            return Structure("list", "", "", tuple(item.strip() for item in joined))
+    found = _enclosed_or_listed(form)
+    if found is not None and found.kind == "list":
+        labels = [_label(item) for item in found.items]
+        if all(labels) and len(set(labels)) == len(labels):  # `y = 3, x = 2` is the pair (x, y) = (2, 3)
+            items = tuple(item for _, item in sorted(zip(labels, found.items, strict=True)))
+            return Structure("list", "", "", items)
+    return found
+
+
+_JOINER = re.compile(r"\s+(?:and|or)\s+", re.IGNORECASE)
+_LABEL = re.compile(r"([A-Za-z](?:_\{?\w+\}?)?)\s*=(?!=)")
+
+
+def _label(item: str) -> str | None:
+    match = _LABEL.match(item)
+    return match.group(1) if match and labelled_value(item) is not None else None
+
+
+def _top_level(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` where no bracket is open."""
+    depth, parts, start = 0, [], 0
+    for token in re.finditer(rf"\\\{{|\\\}}|\\langle|\\rangle|[()\[\]{{}}]|{re.escape(separator)}", text):
+        value = token.group()
+        if value in _OPENING:
+            depth += 1
+        elif value in _CLOSING:
+            depth -= 1
+        elif depth == 0:
+            parts.append(text[start : token.start()].strip())
+            start = token.end()
+    parts.append(text[start:].strip())
+    return [part for part in parts if part]
+
+
+def _enclosed_or_listed(form: str) -> Structure | None:
     tokens = [m for m in _BRACKET_TOKEN.finditer(form) if m.group() in _STRUCTURAL]
     depth, commas = 0, []
     enclosed = bool(tokens) and tokens[0].start() == 0 and tokens[0].group() in _OPENING

@@ -47,20 +47,23 @@ _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _TURN_TOKEN = re.compile(
     r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|start_header_id|end_header_id|end|user|assistant"
     r"|system|EOT)\|>|<｜(?:end▁of▁sentence|User|Assistant)｜>|</s>|<(?:start|end)_of_turn>"
+    r"|\n[ \t]*(?:#{2,3}[ \t]*)?(?:Human|User|USER|Instruction|Question)[ \t]*:"
 )
 _ROLE_LINE = re.compile(r"^\s*(?:assistant|model)\s*\n")
 # Sign-offs after the answer: they state nothing, and a closing-sentence reader must look past them.
 _SIGN_OFF = re.compile(
     r"(?:\s*(?:I\s+hope\s+(?:it|this|that)\s+(?:is|was)\s+(?:correct|right|helpful)|I\s+hope\s+(?:this|that|it)"
     r"\s+helps|Hope\s+(?:this|that|it)\s+helps|Let\s+me\s+know\s+if\b[^\n]*|Feel\s+free\s+to\b[^\n]*"
-    r"|Good\s+luck|Happy\s+(?:studying|learning)|Is\s+there\s+anything\s+else\b[^\n]*)[.!?]*\s*(?:[😊🙂]\s*)?)+$",
+    r"|Good\s+luck|Happy\s+(?:studying|learning)|Is\s+there\s+anything\s+else\b[^\n]*"
+    r"|Would\s+you\s+like\b[^\n]*|Do\s+you\s+(?:want|need)\b[^\n]*|If\s+you\s+have\s+any\b[^\n]*)[.!?]*\s*(?:[😊🙂]\s*)?)+$",
     re.IGNORECASE,
 )
 
 # "answer is", "answer:", and "Answer" right before a formula (`Answer $42$`, `Answer\n\[x+1\]`).
 _ENGLISH_MARKER = (
-    r"(?:\bfinal\s+answer|\banswer)(?:\s*\*\*)?"
-    r"(?:\s*(?:\bis\b\s*:?|[:：])\s*(?:\*\*(?=\s)\s*)?|(?=\s*(?:\$|\\\[|\\\()))"
+    r"(?:\bfinal\s+answer|\banswer)(?:[ \t]*\*\*)?"
+    r"(?:[ \t]*(?:\b(?:is|must\s+be|should\s+be|would\s+be|will\s+be)\b[ \t]*:?|[:：])[ \t]*(?:\*\*(?=\s)[ \t]*)?"
+    r"|(?=\s*(?:\$|\\\[|\\\()))"
 )
 # The same statement in other languages, as models write it (verb or colon after the word for "answer").
 _OTHER_MARKERS = (
@@ -94,17 +97,22 @@ _ANSWER_HEADING = re.compile(
 # Where a stated answer ends: a sentence end (not a decimal point), or a clause that explains it.
 _SENTENCE_END = re.compile(
     r"(?<!\d)\.(?:\s|$)|\.\s+(?=[A-Z])|[;!?](?:\s|$)|[。！？；]"
-    r"|,?\s+(?:because|since|as|which|where|so\s+that|given\s+that)\b|[,，]\s*(?:因为|由于)"
+    r"|,?\s+(?:because|since|as|which|where|so\s+that|given\s+that)\b|[,，]\s*(?:因为|由于|比|即)"
+    r"|\s*\((?:since|because|as|which|from|by|about|approximately|approx\.?|around|roughly|or|i\.e\.|e\.g\.)[\s,]"
+    r"|,\s*(?:not|rather\s+than|instead\s+of)\b|,\s+(?=[^\s,]+\s+(?:more|less|fewer)\s+than\b)"
 )
 # What a statement says after naming the thing: "the smallest $k$ is 12", "the total is 12".
-_COPULA = re.compile(r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*:?\s*(?=\S)", re.I)
-_LAST_COPULA = re.compile(r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*:?\s*(?=\S)", re.I | re.DOTALL)
+_COPULA = re.compile(r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*:?\s*(?=\S)", re.IGNORECASE)
+_FILLER = re.compile(r"^\s*(?:indeed|therefore|thus|then|clearly|simply|just|actually|exactly|now|so)\b[\s,]*", re.IGNORECASE)
+_NEGATION = re.compile(r"^\s*not\s+[^;,.\n]*[;,.]\s*(?:but\s+)?(?:it\s+is|it's|rather|instead)\b\s*:?\s*(?=\S)", re.IGNORECASE)
+_LAST_COPULA = re.compile(r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*:?\s*(?=\S)", re.IGNORECASE | re.DOTALL)
 _CONNECTIVE = re.compile(r"^\s*(?:,|;|and|or|,\s*(?:and|or)|\\quad|\\qquad|&|\\text\{\s*(?:and|or)\s*\})\s*$")
 _MATH_DELIMITER = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\\(|\\\)")
 _CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
 _NUMBER = re.compile(
     r"(?<![A-Za-z0-9_.^])(?:[-−]\s?)?(?:[$€£¥₹]\s?)?"
-    r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?![\d.]))?|\.\d+)(?:\s?%)?(?![\d])"
+    r"(?:\d+(?::\d+)+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?!\d|\.\d))?|\.\d+)"
+    r"(?:\s?%)?(?!\d)"
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
 # Letters of other scripts, Greek (maths) aside.
@@ -312,6 +320,10 @@ def statement_value(stated: str) -> str | None:
     >>> statement_value("the smallest $k$ is 12. I hope it is correct.")
     '12'
     """
+    stated = _FILLER.sub("", stated)
+    negated = _NEGATION.match(stated)
+    if negated:  # "The answer is not 12; it is 14."
+        return statement_value(stated[negated.end() :])
     line_end = stated.find("\n") if "\n" in stated else len(stated)
     spans = _math_spans(stated)
     first = next((index for index, span in enumerate(spans) if span[0] < line_end), None)
@@ -323,6 +335,8 @@ def statement_value(stated: str) -> str | None:
             return statement_value(stated[formula_end + copula.end() :])
         return joined
     sentence = stated[: end.start() if end else line_end].strip().rstrip(".").strip()
+    if sentence.count("**") == 1:  # `**Answer: B**`: the emphasis closes after the answer
+        sentence = sentence.replace("**", "").strip()
     if _is_words(sentence):
         copula = _LAST_COPULA.match(sentence)
         if copula and not _is_words(sentence[copula.end() :]):
@@ -338,11 +352,14 @@ def _is_words(text: str) -> bool:
     """Prose rather than a value: a word of three letters or more that is not maths, or any letter of a
     script without spaces (CJK), once a unit after the number (`12 apples`, `7页`) is set aside."""
     stripped = _TEXT_COMMAND.sub(" ", text)
-    stripped = re.sub(r"\\[A-Za-z]+", " ", stripped).strip()
+    stripped = re.sub(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[A-Za-z]+", " ", stripped).strip()
     stripped = _TRAILING_UNIT.sub("", stripped)
     if _OTHER_SCRIPT_LETTER.search(stripped):
         return True
-    return any(word.lower() not in MATH_WORDS for word in _WORD.findall(stripped))
+    return any(word.lower() not in _VALUE_WORDS for word in _WORD.findall(stripped))
+
+
+_VALUE_WORDS = MATH_WORDS | {"and"}  # `3 and 4` is two values, not a sentence
 
 
 def _math_spans(text: str) -> list[tuple[int, int, str]]:

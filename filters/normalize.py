@@ -9,9 +9,22 @@ import re
 _TEXT_WRAPPER = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
 )
-_SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad\b|~")
 _SIZING = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])\s*|\\(?:displaystyle|textstyle)\b\s*")
 _FRAC_ALIASES = re.compile(r"\\[dt]frac\b")
+# Relations as models write them, as the one spelling both readers know.
+_RELATIONS = (
+    (re.compile(r"\\geqslant|\\geq|\\ge(?![A-Za-z])|>=|\\gg(?![A-Za-z])"), r"\\geq "),
+    (re.compile(r"\\leqslant|\\leq|\\le(?![A-Za-z])|<="), r"\\leq "),
+    (re.compile(r"\\neq|\\ne(?![A-Za-z])|!="), r"\\neq "),
+    (re.compile(r"\\gt(?![A-Za-z])"), ">"),
+    (re.compile(r"\\lt(?![A-Za-z])"), "<"),
+)
+# `x = 2 \quad x = -3`: a spacing command between two assignments separates two answers.
+_QUAD_BETWEEN_ANSWERS = re.compile(
+    r"\s*\\q?quad\s*(?:(?:and|or)\s*(?:\\q?quad\s*)?)?(?=[A-Za-z](?:_\{?\w+\}?)?\s*=)"
+)
+_TRAILING_BACKSLASH = re.compile(r"\s*\\+$")
 _MATH_DELIMITERS = re.compile(r"^\$+|\$+$|^\\\(|\\\)$|^\\\[|\\\]$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*(?:=|\\in(?![A-Za-z]))\s*(?=\S)")
 _MARKDOWN_EMPHASIS = re.compile(r"^(\*\*|__|\*|_)(.+)\1$")
@@ -31,9 +44,11 @@ _UNICODE = str.maketrans(
         "÷": "/",
         "π": r"\pi ",
         "∞": r"\infty ",
-        "≤": r"\le ",
-        "≥": r"\ge ",
-        "≠": r"\ne ",
+        "≤": r"\leq ",
+        "≥": r"\geq ",
+        "≠": r"\neq ",
+        "⩽": r"\leq ",
+        "⩾": r"\geq ",
         "√": r"\sqrt",
         "∪": r"\cup ",
         "∅": r"\emptyset ",
@@ -50,11 +65,19 @@ def normalize_text(answer: str) -> str:
         previous = text
         text = _MARKDOWN_EMPHASIS.sub(r"\2", text.rstrip(".").strip())
         text = _MATH_DELIMITERS.sub("", text).strip()
-        text = _TEXT_WRAPPER.sub(r"\1", text)
+        text = _TEXT_WRAPPER.sub(r" \1 ", text).strip()  # ` \text{and} ` stays a word
+    text = _TRAILING_BACKSLASH.sub("", text)  # `5\` left by a line break or a cut-off command
+    text = text.replace(",\\!", ",")  # `1,\!000`: a thousands separator, not a list
+    if text.count("=") > 1:
+        text = _QUAD_BETWEEN_ANSWERS.sub(", ", text)
     text = _SPACING.sub(" ", text)
     text = _SIZING.sub("", text)
+    for relation, spelling in _RELATIONS:
+        text = relation.sub(spelling, text)
     text = _FRAC_ALIASES.sub(r"\\frac", text)
     text = _BARE_PI.sub(r"\\pi", text)
+    text = re.sub(r"\s+\^", "^", text)  # `36 \text{ cm}^2`
+    text = text.replace("\\varnothing", "\\emptyset")
     text = text.replace("{,}", ",").replace("\\%", "%").replace("\\$", "$")
     text = re.sub(r"\s+", " ", text).strip()
     return text.rstrip(".").strip()

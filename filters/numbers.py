@@ -43,15 +43,19 @@ _MIXED = re.compile(
     r"([+-]?)(\d+)\s*(?:\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d))|\s(\d+)\s*/\s*(\d+))"
 )
 _CURRENCY = re.compile(r"^([+-]?)(?:\$|€|£|¥|₹|USD|EUR|Rs\.?)\s*")
+_CURRENCY_AFTER = re.compile(r"(?<=\d)\s*(?:\$|€|£|¥|₹|元|円|USD|EUR)$")
 _DEGREES = re.compile(r"\s*(?:°|\^\s*\\circ|\^\s*\{\s*\\circ\s*\})\s*[CF]?$")
 _PERCENT = re.compile(r"\s*(?:%|\bpercent\b|\bper cent\b)$")
 # A unit after a number: any word after a space (`12 apples`, `3 hours`), or a common unit glued on (`5cm`).
+# Words in any script count (`12 apples`, `12 рублей`); so do the letters of scripts without spaces glued on
+# (`7页`, `3個`).
+_UNIT_CHAR = r"[^\s\d!-/:-@\[-`{-~]"  # a letter (with its marks) of any script, or a non-ASCII sign
 _UNIT_SPACED = re.compile(
-    r"(?<=\d)\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,})*|[mgsLhK])(?:\^\{?\d\}?|/[A-Za-z]+)?$"
+    rf"(?<=\d)\s+(?P<unit>{_UNIT_CHAR}{{2,}}(?:\s+{_UNIT_CHAR}{{2,}})*|[mgsLhK])(?:\^\{{?\d\}}?|[²³]|/[A-Za-z]+)?$"
 )
 _UNIT_GLUED = re.compile(
-    r"(?<=\d)(?P<unit>cm|mm|km|m|kg|g|mg|s|ms|min|h|hr|hrs|mL|ml|L|ft|in|mi|mph|kph|lb|lbs|oz)"
-    r"(?:\^\{?\d\}?|/[A-Za-z]+)?$"
+    r"(?<=\d)(?P<unit>cm|mm|km|m|kg|g|mg|s|ms|min|h|hr|hrs|mL|ml|L|ft|in|mi|mph|kph|lb|lbs|oz"
+    r"|[^\W\d_A-Za-z\u0370-\u03ff]+)(?:\^\{?\d\}?|[²³]|/[A-Za-z]+)?$"
 )
 
 
@@ -73,6 +77,7 @@ def parse_number(answer: str) -> Number | None:
         text = text[: percent.start()]
     text = _DEGREES.sub("", text)
     text = _strip_unit(text)
+    text = _CURRENCY_AFTER.sub("", text)
     currency = _CURRENCY.match(text)
     if currency:
         text = currency.group(1) + text[currency.end() :]
