@@ -111,7 +111,7 @@ _MATH_DELIMITER = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\\(|\\\)")
 _CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
 _NUMBER = re.compile(
     r"(?<![A-Za-z0-9_.^])(?:[-−]\s?)?(?:[$€£¥₹]\s?)?"
-    r"(?:\d+(?::\d+)+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?!\d|\.\d))?|\.\d+)"
+    r"(?:\d+(?::\d+)+|\d{1,3}(?:[ .\u202f\u00a0]\d{3})+,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?!\d|\.\d))?|\.\d+)"
     r"(?:\s?%)?(?!\d)"
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
@@ -200,24 +200,26 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
 
 
 def extract_answer(
-    text: str, patterns: Sequence[str] = (), *, choices: bool = False, mode: str = "lenient"
+    text: str, patterns: Sequence[str] = (), *, choices: bool = False, words: bool = False, mode: str = "lenient"
 ) -> str | None:
     """The final answer in `text`, or None when there is none. See `find_answer`.
 
     >>> extract_answer("Adding them gives 12.\\nThe final answer is $\\\\frac{3}{4}$.")
     '\\\\frac{3}{4}'
     """
-    found = find_answer(text, patterns, choices=choices, mode=mode)
+    found = find_answer(text, patterns, choices=choices, words=words, mode=mode)
     return found.answer if found else None
 
 
 def find_answer(
-    text: str, patterns: Sequence[str] = (), *, choices: bool = False, mode: str = "lenient"
+    text: str, patterns: Sequence[str] = (), *, choices: bool = False, words: bool = False, mode: str = "lenient"
 ) -> Found | None:
     """The final answer in `text` and how it was found, or None when there is none.
 
     `patterns` are the data set's regexes; `choices=True` (the gold is a choice letter) also reads choice
-    letters in prose; `mode` is `strict` (stated answers only) or `lenient`. See the module docstring.
+    letters in prose; `words=True` (the gold is words, `Monday`) lets lenient read the words a closing
+    sentence ends on ("…it will be Monday."); `mode` is `strict` (stated answers only) or `lenient`. See
+    the module docstring.
 
     >>> find_answer("So she pays 3 * 4 = $12 in all.")
     Found(answer='$12', how='last_number')
@@ -242,7 +244,7 @@ def find_answer(
     if stripped and "\n" not in stripped and len(stripped) <= MAX_BARE_CHARS:
         if not (lenient and _is_words(stripped)):  # a sentence: lenient reads its value
             return Found(stripped, "bare")
-    return _final_value(text) if lenient else None
+    return _final_value(text, choices, words) if lenient else None
 
 
 def _without_debris(text: str) -> str:
@@ -356,10 +358,14 @@ def _is_words(text: str) -> bool:
     stripped = _TRAILING_UNIT.sub("", stripped)
     if _OTHER_SCRIPT_LETTER.search(stripped):
         return True
+    if any(word.lower() in _SHORT_WORDS for word in re.findall(r"\b[A-Za-z]{2}\b", stripped)):
+        return True
     return any(word.lower() not in _VALUE_WORDS for word in _WORD.findall(stripped))
 
 
 _VALUE_WORDS = MATH_WORDS | {"and"}  # `3 and 4` is two values, not a sentence
+# Two-letter words that are English, not a product of two symbols (`ab`, `xy`).
+_SHORT_WORDS = frozenset("so is it at by of to in on we he as be if an my us do go no".split())
 
 
 def _math_spans(text: str) -> list[tuple[int, int, str]]:
@@ -402,7 +408,7 @@ def _joined_to(text: str, spans: list[tuple[int, int, str]], last: int) -> str:
     return ", ".join(content for _, _, content in spans[first : last + 1])
 
 
-def _final_value(text: str) -> Found | None:
+def _final_value(text: str, choices: bool, words: bool) -> Found | None:
     """Lenient: the value of the last sentence that states one."""
     text = _SIGN_OFF.sub("", text.rstrip())
     spans = _math_spans(text)
@@ -410,8 +416,10 @@ def _final_value(text: str) -> Found | None:
     numbers = list(_NUMBER.finditer(masked))
     anchor = max(spans[-1][1] if spans else -1, numbers[-1].end() if numbers else -1)
     closing_line = masked.rstrip().rfind("\n")
-    if anchor <= closing_line or _CODE.search(masked, closing_line + 1):
-        return None  # the closing line states no value ("…7\nbut unsure"), or it is code
+    if _CODE.search(masked, closing_line + 1):
+        return None  # code states nothing
+    if choices or words or anchor <= closing_line:
+        return _closing_words(masked[closing_line + 1 :], choices, words)
     start = _sentence_start(masked, anchor)
     explained = _SENTENCE_END.search(masked, start, anchor)
     if explained:  # "…is 18, which is 3 more than 15": the value comes before the explanation
@@ -430,6 +438,35 @@ def _final_value(text: str) -> Found | None:
     if equation:
         return Found(equation, "last_equation")
     return Found(numbers[-1].group().strip(), "last_number")
+
+
+_EITHER = re.compile(r"\beither\s+\(?([A-J])\)?\s+or\s+\(?([A-J])\)?(?![A-Za-z])")
+_ENDS_ON = re.compile(r".*\b(?:is|are|was|be|on|equals)\s+(?P<value>[A-Za-z][A-Za-z '\-]{0,40}?)\s*[.!]?\s*$", re.DOTALL)
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+    if value > 1  # "one" and "zero" are words more often than values ("no one", "one of them")
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
+_NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+
+
+def _closing_words(line: str, choices: bool, words: bool) -> Found | None:
+    """A closing line with no figure in it: a hedge between two choices, the words a words-answer ends on,
+    or a number written as a word ("She needs twelve more cups.")."""
+    line = line.strip()
+    hedge = _EITHER.search(line) if choices else None
+    if hedge:
+        return Found(f"{hedge.group(1)}, {hedge.group(2)}", "choice")
+    ends_on = _ENDS_ON.match(line) if words else None
+    if ends_on:
+        return Found(ends_on.group("value").strip(), "last_words")
+    if _NUMBER.search(line) or _math_spans(line):
+        return None
+    numbers = _NUMBER_WORD.findall(line)
+    return Found(str(_NUMBER_WORDS[numbers[-1].lower()]), "last_number") if len(numbers) == 1 else None
 
 
 def _masked(text: str, spans: list[tuple[int, int, str]]) -> str:

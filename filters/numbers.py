@@ -37,6 +37,8 @@ _TIMES_TEN = re.compile(
     rf"({_SIGN}{_DECIMAL})\s*(?:\\times|\\cdot|×|\*)\s*10\s*\^\s*(?:\{{\s*([+-]?\d+)\s*\}}|([+-]?\d+))"
 )
 _SEPARATED = re.compile(rf"{_SIGN}\d{{1,3}}(?:(?P<sep>,|\s)\d{{3}})(?:(?P=sep)\d{{3}})*(?:\.\d+)?")
+# `2 450,50` and `1.234,56`: grouped thousands make the comma a decimal comma. A lone `3,5` stays a list.
+_DECIMAL_COMMA = re.compile(r"([+-]?\d{1,3}(?:(?P<sep>[ .\u202f\u00a0])\d{3})(?:(?P=sep)\d{3})*),(\d+)")
 _SLASH_FRACTION = re.compile(r"([+-]?\d+)\s*/\s*([+-]?\d+)")
 _LATEX_FRACTION = re.compile(r"([+-]?)\\frac\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))")
 _MIXED = re.compile(
@@ -99,6 +101,9 @@ def _strip_unit(text: str) -> str:
 
 
 def _literal(text: str) -> Number | None:
+    decimal_comma = _DECIMAL_COMMA.fullmatch(text)
+    if decimal_comma:
+        text = re.sub(r"[ .\u202f\u00a0]", "", decimal_comma.group(1)) + "." + decimal_comma.group(3)
     if _SEPARATED.fullmatch(text):
         text = re.sub(r"[,\s]", "", text)
     match = _PLAIN.fullmatch(text)

@@ -15,7 +15,15 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from filters.compare import NeedsSympy, Outcome, answer_form, choice_letter, compare, plain_leaf
+from filters.compare import (
+    NeedsSympy,
+    Outcome,
+    answer_form,
+    choice_letter,
+    compare,
+    is_text_answer,
+    plain_leaf,
+)
 from filters.deadline import DeadlineExceeded, DeadlinePool
 from filters.extract import EXTRACTION_MODES, boxed_answer, find_answer
 
@@ -185,8 +193,8 @@ def verify_many(
 def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
     try:
         gold = _gold_answer(gold)
-        choices = choice_letter(gold) is not None
-        found = find_answer(response, config.patterns, choices=choices, mode=config.extraction)
+        choices, words = choice_letter(gold) is not None, is_text_answer(answer_form(gold))
+        found = find_answer(response, config.patterns, choices=choices, words=words, mode=config.extraction)
     except Exception:  # a bug of ours must cost one verdict, not a run
         return Verdict(Status.CANNOT_TELL, "verifier_error", None, verifier=SympyEquivalence.name)
     if found is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filters import extract_answer, last_boxed
+from filters import extract_answer, find_answer, last_boxed
 from filters.extract import boxed_answer
 
 
@@ -148,3 +148,77 @@ def test_extraction_is_linear_on_huge_responses():
     started = time.monotonic()
     assert extract_answer(text) == "5"  # no box closes: the marker decides
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    "text, answer, how",
+    [
+        (r"so \boxed{42}", "42", "boxed"),  # a box is a box in both modes
+        ("Final Answer: The final answer is $12$. I hope it is correct.", "12", "marker"),  # Minerva's closing
+        ("Final Answer: the smallest $k$ is 12", "12", "marker"),  # the value, not the variable named first
+        ("Answer $ 42 $", "42", "marker"),  # "Answer" with no colon before inline maths
+        ("Checking.\nAnswer\n\\[ x+1 \\]", "x+1", "marker"),  # ... and before display maths on the next line
+        ("Work.\n#### 72", "72", "marker"),  # GSM8K's answer line
+        ("Natalia sold 24 clips in May.\nA: 72", "72", "marker"),  # a closing `A:` line
+        ("### Final Answer\nThe total cost is $12.", "$12", "marker"),  # a heading, then a sentence
+        ("答案是 7页。", "7页", "marker"),  # Chinese marker, CJK full stop, unit glued on
+        ("Ответ: 12 рублей.", "12 рублей", "marker"),  # Russian marker
+        ("So the answer is indeed 40.", "40", "marker"),  # a filler word after the marker
+        ("The answer is not 12; it is 14.", "14", "marker"),  # a corrected statement
+        ("Answer: 64 (since 4^3 = 64)", "64", "marker"),  # a parenthetical explanation is not the answer
+        ("42", "42", "bare"),  # a bare answer
+        ("Janet sells 9 eggs.\nShe makes 9 * 2 = $18 every day.", "$18", "last_number"),  # GSM8K prose
+        ("So $y \\le -2$ is what we get.", "y \\le -2", "last_math"),  # the closing formula
+        ("Thus the solutions are $x = 2$ and $x = 3$.", "x = 2, x = 3", "last_math"),  # joined formulas
+        ("Therefore,\n\\[\nx = 5\n\\]\nI hope this helps!", "x = 5", "last_math"),  # display maths, sign-off
+        ("Hence y = 2x + 3z.", "2x + 3z", "last_equation"),  # a formula in plain text
+        ("The total is 18, which is 3 more than 15.", "18", "last_number"),  # not the explaining clause
+        ("In total it covers 150 miles (about 241 km).", "150", "last_number"),  # not the aside
+        ("The total is 8, not 6.", "8", "last_number"),  # not the negated value
+        ("所以小明一共有120颗。", "120", "last_number"),  # a Chinese closing sentence
+        ("So it ends at 2:30.", "2:30", "last_number"),  # a clock time is one value
+        ("So the probability is 5/12.", "5/12", "last_number"),  # a fraction before the full stop
+        ("She has 4 cups.\nShe needs twelve more cups.", "12", "last_number"),  # a number word
+        ("The answer is 5<|im_end|>\n<|im_start|>user\nNext: \\boxed{9}", "5", "marker"),  # a new turn is cut
+        ("So 8 tiles.\n\nHuman: and 5 by 5?\n\nAssistant: 25 tiles.", "8", "last_number"),  # a plain-text turn
+        ("I think it is 7\nbut unsure", None, None),  # the closing line states nothing
+        ("open('x', 'w').write('1') or 3", None, None),  # code states nothing
+        ("<think>so the answer is 7", None, None),  # thinking never closed
+    ],
+)
+def test_lenient_extraction_and_how_it_was_found(text, answer, how):
+    found = find_answer(text, mode="lenient")
+    assert ((found.answer, found.how) if found else (None, None)) == (answer, how)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Janet sells 9 eggs.\nShe makes 9 * 2 = $18 every day.",  # a value with no statement
+        "We solve it.\nSo $y \\le -2$ is what we get.",  # a closing formula
+        "She has 4 cups.\nShe needs twelve more cups.",  # a number word
+    ],
+)
+def test_strict_extraction_takes_stated_answers_only(text):
+    assert find_answer(text, mode="strict") is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("So 15 days after Sunday it will be Monday.", "Monday"),  # a words gold: the words it ends on
+        ("The meeting moved, so it is on Friday.", "Friday"),  # after "on"
+    ],
+)
+def test_lenient_reads_closing_words_for_a_words_gold(text, expected):
+    assert extract_answer(text, words=True) == expected
+    assert extract_answer(text) != expected  # without a words gold, words are not an answer
+
+
+def test_lenient_reads_a_hedge_between_choices_as_two_answers():
+    assert extract_answer("It's either B or C.", choices=True) == "B, C"
+
+
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="strict, lenient"):
+        find_answer("42", mode="loose")

@@ -239,26 +239,36 @@ _LATEXISH = st.lists(_TOKENS, max_size=12).map("".join)
 _SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+MODES = pytest.mark.parametrize("mode", ["strict", "lenient"])
+
+
+@MODES
 @_SETTINGS
 @given(gold=st.text(max_size=40), response=st.text(max_size=200))
-def test_verify_never_raises_on_any_text(gold, response):
-    verdict = verify(gold, response, VerifyConfig(timeout_s=2.0))
+def test_verify_never_raises_on_any_text(mode, gold, response):
+    verdict = verify(gold, response, VerifyConfig(timeout_s=2.0, extraction=mode))
     assert verdict.status in (C, W, U)
 
 
+@MODES
 @_SETTINGS
 @given(a=_LATEXISH, b=_LATEXISH)
-def test_verdict_does_not_depend_on_order(a, b):
-    config = VerifyConfig(timeout_s=2.0)
-    forward, backward = check_answer(a, b, config), check_answer(b, a, config)
-    if "timed_out" not in (forward.reason, backward.reason):
-        assert forward.status is backward.status, (forward, backward)
+def test_verdict_does_not_depend_on_order(mode, a, b):
+    """On bare answers, in both extraction modes: `verify` reads the response, `check_answer` takes it."""
+    config = VerifyConfig(timeout_s=2.0, extraction=mode)
+    for forward, backward in (
+        (check_answer(a, b, config), check_answer(b, a, config)),
+        (verify(a, b, config), verify(b, a, config)),
+    ):
+        if "timed_out" not in (forward.reason, backward.reason):
+            assert forward.status is backward.status, (forward, backward)
 
 
+@MODES
 @_SETTINGS
 @given(a=_LATEXISH)
-def test_an_answer_matches_itself(a):
-    verdict = check_answer(a, a)
+def test_an_answer_matches_itself(mode, a):
+    verdict = verify(a, a, VerifyConfig(extraction=mode))
     assert verdict.status is (C if verdict.gold_form else U), verdict
 
 
