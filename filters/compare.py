@@ -51,6 +51,7 @@ def answer_form(text: str) -> str:
 
 
 _SET_BUILDER = re.compile(r"\\\{\s*[A-Za-z]\s*(?:\\in\s*\\mathbb\{?R\}?\s*)?(?:\\mid|\||:)\s*(.+?)\s*\\\}")
+_YES_NO = {"yes", "no", "true", "false"}  # `No` is two letters, still a words answer
 _CHOICE_LETTER = re.compile(r"\(?([A-J])\)?(?:[.:)]|\s|$)")
 _GOLD_CHOICE = re.compile(r"\(?([A-J])\)?")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z '\-]*")
@@ -91,6 +92,8 @@ def compare(gold: str, answer: str, rel_tol: float, leaf: Leaf) -> Outcome:
         chosen = _CHOICE_LETTER.match(answer_form_)
         picked = chosen.group(1) if chosen else None
         return Outcome(EQUAL if picked == letter else WRONG, letter, picked or answer_form_)
+    if {gold_form.casefold(), answer_form_.casefold()} <= _YES_NO:  # exact match already failed
+        return Outcome(WRONG, gold_form, answer_form_)
     gold_words, answer_words = is_text_answer(gold_form), is_text_answer(answer_form_)
     if gold_words and answer_words:
         return Outcome(WRONG, gold_form, answer_form_)  # exact match already failed

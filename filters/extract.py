@@ -88,6 +88,7 @@ _ANSWER_MARKER = re.compile(
     rf"(?:{_ENGLISH_MARKER}|{'|'.join(_OTHER_MARKERS)})(?P<answer>[^\n]*)",
     re.IGNORECASE,
 )
+_WRAPPED_MARKER = re.compile(r"\\text(?:bf|it|rm)?\s*\{\s*((?:final\s+)?answer\s*:?)\s*\}", re.IGNORECASE)
 _GSM8K_MARKER = re.compile(r"^[ \t]*####[ \t]*(?P<answer>[^\n]+)", re.MULTILINE)
 _A_LINE = re.compile(r"(?:^|\n)[ \t]*A:[ \t]*(?P<answer>[^\n]+)\s*$")
 _ANSWER_HEADING = re.compile(
@@ -242,8 +243,13 @@ def find_answer(
     if tags:
         return Found(stripped, "answer_tag") if stripped else None
     if stripped and "\n" not in stripped and len(stripped) <= MAX_BARE_CHARS:
-        if not (lenient and _is_words(stripped)):  # a sentence: lenient reads its value
-            return Found(stripped, "bare")
+        if lenient and _is_words(stripped):  # a sentence: lenient reads the value it states
+            if _NUMBER.search(stripped) or _math_spans(stripped):
+                return _final_value(text, choices, words)
+            found = _closing_words(stripped, choices, words) if choices or words else None
+            if found:
+                return found
+        return Found(stripped, "bare")
     return _final_value(text, choices, words) if lenient else None
 
 
@@ -287,6 +293,7 @@ def _pattern_answer(text: str, patterns: Sequence[str]) -> str | None:
 def _marker_answer(text: str, choices: bool, lenient: bool) -> str | None:
     """The value the last closing statement gives. In lenient mode, a statement in words with no value
     ("Answer: she has twelve") is left to the closing-sentence reader."""
+    text = _WRAPPED_MARKER.sub(r"\1", text)  # `\textbf{Answer:} 7`
     candidates: list[tuple[int, str]] = []
     gsm8k = list(_GSM8K_MARKER.finditer(text))
     if gsm8k:

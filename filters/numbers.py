@@ -100,7 +100,16 @@ def _strip_unit(text: str) -> str:
     return text
 
 
+_REPEATING = re.compile(r"([+-]?)(\d*)\.(\d*)\\overline\s*\{(\d+)\}")
+
+
 def _literal(text: str) -> Number | None:
+    repeating = _REPEATING.fullmatch(text)
+    if repeating:  # `0.\overline{3}` is 1/3, `0.1\overline{6}` is 1/6: exact
+        sign, whole, fixed, cycle = repeating.groups()
+        value = Fraction(int(whole or 0)) + Fraction(int(fixed or 0), 10 ** len(fixed))
+        value += Fraction(int(cycle), 10 ** len(fixed) * (10 ** len(cycle) - 1))
+        return Number(-value if sign == "-" else value)
     decimal_comma = _DECIMAL_COMMA.fullmatch(text)
     if decimal_comma:
         text = re.sub(r"[ .\u202f\u00a0]", "", decimal_comma.group(1)) + "." + decimal_comma.group(3)

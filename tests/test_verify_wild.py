@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from verifier_cases import CATEGORIES
 
-from filters import VerifyConfig, find_answer, verify
+from filters import Status, VerifyConfig, verify
 
 LENIENT, STRICT = VerifyConfig(extraction="lenient"), VerifyConfig(extraction="strict")
 
@@ -27,3 +27,28 @@ def test_wild_case_lenient(gold, response, lenient, strict):
 def test_wild_case_strict(gold, response, lenient, strict):
     verdict = verify(gold, response, STRICT)
     assert verdict.status is strict, verdict
+
+
+C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
+
+
+@pytest.mark.parametrize(
+    "gold, response, expected",
+    [
+        ("Yes", "yes", C),  # a two-letter answer in words is still a words answer
+        ("No", "Yes", W),  # ... and the other one is wrong, not "cannot tell"
+        (r"\text{No solution}", "no solution", C),  # a bare phrase stays bare in lenient mode
+        (r"0.\overline{3}", r"\frac{1}{3}", C),  # a repeating decimal is exact
+        (r"0.1\overline{6}", "1/6", C),  # with a fixed part before the cycle
+        (r"0.\overline{3}", "0.34", W),  # and is not a rounded decimal
+        ("7", r"\textbf{Answer:} 7", C),  # a marker inside a LaTeX emphasis
+        ("90", r"\frac{\pi}{2}", W),  # degrees and radians are not one number
+        ("3", "The answer is $3$ or $4$", W),  # a hedge between two formulas
+        ("5", "Therefore $a + b = 4$.", W),  # a labelled closing value that is wrong
+        ("4", "Therefore $a + b = 4$.", C),  # ... and right
+        ("B", "Answer: (B) 12", C),  # a choice with the option's value after it
+    ],
+)
+def test_answers_in_other_styles(gold, response, expected):
+    verdict = verify(gold, response, LENIENT)
+    assert verdict.status is expected, verdict
