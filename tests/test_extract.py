@@ -222,3 +222,27 @@ def test_lenient_reads_a_hedge_between_choices_as_two_answers():
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="strict, lenient"):
         find_answer("42", mode="loose")
+
+
+@pytest.mark.parametrize("mode", ["strict", "lenient"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        " " * 200_000 + "5",  # a long run of whitespace
+        "1 " * 100_000,  # numbers all the way
+        "$" * 100_000,  # unpaired dollar signs
+        "$a b c " * 30_000,  # dollar signs around prose
+        "the answer is " * 20_000,  # markers all the way
+        "I hope it is correct. " * 20_000,  # sign-offs all the way
+        "### Final Answer\n" * 30_000,  # headings with nothing under them
+        "= " * 100_000,  # equations with no sides
+        "x is " * 50_000,  # copulas with nothing named
+    ],
+    ids=["spaces", "numbers", "dollars", "dollar-prose", "markers", "sign-offs", "headings", "equals", "copulas"],
+)
+def test_both_modes_stay_linear_on_decoys(text, mode):
+    import time
+
+    started = time.monotonic()
+    find_answer(text, mode=mode)
+    assert time.monotonic() - started < 2.0
