@@ -47,6 +47,9 @@ C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
         ("5", "Therefore $a + b = 4$.", W),  # a labelled closing value that is wrong
         ("4", "Therefore $a + b = 4$.", C),  # ... and right
         ("B", "Answer: (B) 12", C),  # a choice with the option's value after it
+        ("x^2+1", "x²+1", C),  # a Unicode superscript
+        (r"2\frac{1}{2}", "2½", C),  # a vulgar fraction in a mixed number
+        ("5/2", "2¼", W),  # ... and a different one
     ],
 )
 def test_answers_in_other_styles(gold, response, expected):
