@@ -116,8 +116,8 @@ _NUMBER = re.compile(
     r"(?:\s?%)?(?!\d)"
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
-# Letters of other scripts, Greek (maths) aside.
-_OTHER_SCRIPT_LETTER = re.compile(r"[^\W\d_A-Za-z\u0370-\u03ff]")
+# Letters of other scripts; Greek letters, superscripts and vulgar fractions are maths.
+_OTHER_SCRIPT_LETTER = re.compile(r"[^\W\d_A-Za-z\u0370-\u03ff²³¹\u2070-\u209f\u00bc-\u00be\u2150-\u215f]")
 _TRAILING_UNIT = re.compile(r"(?<=\d)\s*[^\W\d_]+(?:\s+[^\W\d_]+)?[²³]?[。.]?\s*$")
 _TEXT_COMMAND = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{[^{}]*\}")
 _CHOICE = re.compile(
