@@ -81,6 +81,10 @@ def is_prose(form: str) -> bool:
 def compare(gold: str, answer: str, rel_tol: float, leaf: Leaf) -> Outcome:
     """Compare two answers. `leaf` compares two answers that have no further structure."""
     gold_form, answer_form_ = answer_form(gold), answer_form(answer)
+    if ("=" in gold_form) != ("=" in answer_form_):
+        written = normalize_text(gold), normalize_text(answer)
+        if all("=" in form for form in written):  # `y = -x + 3` and `x + y = 3`: two equations of a line
+            gold_form, answer_form_ = written
     if not gold_form:
         return Outcome("unparseable_gold")
     if not answer_form_:
@@ -109,6 +113,8 @@ MAX_DEPTH = 8
 def _compare_forms(gold: str, answer: str, rel_tol: float, leaf: Leaf, depth: int = 0) -> Outcome:
     if depth > MAX_DEPTH:
         return Outcome("unparseable_answer", gold, answer)
+    if depth and _other_labels(gold, answer):
+        return Outcome(WRONG, gold, answer)
     gold, answer = _values_of_labels(gold, answer)
     if gold.casefold() == answer.casefold():
         return Outcome("exact_match", gold, answer)
@@ -174,9 +180,19 @@ def _values_of_labels(gold: str, answer: str) -> tuple[str, str]:
     """A labelled answer against a bare one is its value (`x + 1 = 3` against `3` states 3); two equations
     are compared as equations (`x + y = 3` is not `x - y = 3`)."""
     gold_value, answer_value = labelled_value(gold), labelled_value(answer)
-    if (gold_value is None) == (answer_value is None):
+    if (gold_value is None) == (answer_value is None) or _one_equation(gold) and _one_equation(answer):
         return gold, answer
     return gold_value or gold, answer_value or answer
+
+
+def _one_equation(form: str) -> bool:
+    return bool(_EQUALS.search(form)) and not several_answers(form)
+
+
+def _other_labels(gold: str, answer: str) -> bool:
+    """Two labelled values of different names (`b = 3` and `c = 3` in a system) are different answers."""
+    gold_label, answer_label = _label(gold), _label(answer)
+    return bool(gold_label and answer_label and gold_label.casefold() != answer_label.casefold())
 
 
 def _ratio(form: str) -> tuple[str, ...] | None:
@@ -261,16 +277,15 @@ def structure(form: str) -> Structure | None:
     groups = _top_level(form, ";")
     if len(groups) > 1:
         return Structure("list", "", "", tuple(groups)) if len(groups) <= MAX_ITEMS else None
-    if not _ORDER.search(form):
-        joined = [item for item in _JOINER.split(form) if item.strip()]
-        if len(joined) > 1 and all(_top_level(item, ",") == [item.strip()] for item in joined):
-            return Structure("list", "", "", tuple(item.strip() for item in joined))
+    if not _ORDER.search(form) and _JOINER.search(form):  # `1, 2 and 3`: "and" is a comma here
+        form = ", ".join(item.strip() for item in _JOINER.split(form) if item.strip())
     found = _enclosed_or_listed(form)
     if found is not None and found.kind == "list":
         labels = [_label(item) for item in found.items]
-        if all(labels) and len(set(labels)) == len(labels):  # `y = 3, x = 2` is the pair (x, y) = (2, 3)
+        if all(labels) and len({label.partition("_")[0] for label in labels if label}) == len(labels):
+            # `y = 3, x = 2` is the pair (x, y) = (2, 3); roots `x_1, x_2` stay an unordered list.
             items = tuple(item for _, item in sorted(zip(labels, found.items, strict=True)))
-            return Structure("list", "", "", items)
+            return Structure("ordered", "(", ")", items)
     return found
 
 

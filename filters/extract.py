@@ -121,8 +121,8 @@ _OTHER_SCRIPT_LETTER = re.compile(r"[^\W\d_A-Za-z\u0370-\u03ff²³¹\u2070-\u209
 _TRAILING_UNIT = re.compile(r"(?<=\d)\s*[^\W\d_]+(?:\s+[^\W\d_]+)?[²³]?[。.]?\s*$")
 _TEXT_COMMAND = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{[^{}]*\}")
 _CHOICE = re.compile(
-    r"\b(?:answer|option|choice)\s*(?:is\s*)?[:：]?\s*(?:\*\*)?\s*\(?(?P<keyword>[A-J])\)?(?![A-Za-z0-9])"
-    r"|\b(?:it's|it\s+is|go\s+with|pick|choose|select)\s+(?:option\s+)?\(?(?P<spoken>[A-J])\)?(?![A-Za-z0-9'])"
+    r"\b(?i:answer|option|choice)\s*(?i:is\s*)?[:：]?\s*(?:\*\*)?\s*\(?(?P<keyword>[A-J])\)?(?![A-Za-z0-9])"
+    r"|\b(?i:it's|it\s+is|go\s+with|pick|choose|select)\s+(?i:option\s+)?\(?(?P<spoken>[A-J])\)?(?![A-Za-z0-9'])"
     r"|\((?P<parenthesised>[A-J])\)"
     r"|^\s*(?P<alone>[A-J])\s*[.):]?\s*$",
     re.MULTILINE,

@@ -50,6 +50,14 @@ C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
         ("x^2+1", "x²+1", C),  # a Unicode superscript
         (r"2\frac{1}{2}", "2½", C),  # a vulgar fraction in a mixed number
         ("5/2", "2¼", W),  # ... and a different one
+        ("a=2, b=3, c=4", "a=2, b=4, c=3", W),  # a labelled system: names must match their values
+        ("a=2, b=3, c=4", "(2, 3, 4)", C),  # ... and in the order of the names
+        ("(1,-2)", "x = -2, y = 1", W),  # a pair read by its names, not as a set of values
+        ("2, 5", "x_2 = 5, x_1 = 2", C),  # roots named by subscripts stay an unordered list
+        ("1, 2, 3", "1, 2 and 3", C),  # "and" before the last item
+        ("C", "Option C is correct.", C),  # a capitalised choice word
+        ("y = -x + 3", "x + y = 3", C),  # two equations of one line
+        ("y = -x + 3", "x + y = 4", W),  # ... and of another
     ],
 )
 def test_answers_in_other_styles(gold, response, expected):
