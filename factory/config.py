@@ -107,6 +107,46 @@ class TeacherConfig:
 
 
 @dataclass
+class JudgeConfig:
+    """A model over an OpenAI-compatible endpoint, asked whether a response's final answer equals the gold,
+    for the samples whose verdict the rules cannot tell (and only those). Off unless `reject.judge` is set."""
+
+    base_url: list[str] = field(default_factory=list)  # one URL or several replicas, as for the teacher
+    model: str = ""  # the name the server serves the judge under
+    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    template: str = "same_answer"  # a name under prompts/judge/ or a path to a template file
+    # The end of a response holds its final answer: a longer one keeps its first quarter and its end.
+    max_response_chars: int = 8000
+    max_tokens: int = 512
+    temperature: float = 0.0
+    max_concurrency: int = 16  # requests in flight per base URL
+    request_timeout_s: float = 300.0
+    max_retries: int = 5
+
+    def __post_init__(self) -> None:
+        if isinstance(self.base_url, str):  # one URL given as a plain string
+            self.base_url = [self.base_url]
+
+    def validate(self) -> None:
+        import re
+
+        _check(bool(self.base_url), "base_url", "is required for the judge (e.g. http://127.0.0.1:8000/v1)")
+        _check(bool(self.model), "model", "is required: the model name the judge's server serves")
+        # The value is left out of the message: it may be a key pasted where its variable's name belongs.
+        _check(
+            self.api_key_env is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env) is not None,
+            "api_key_env",
+            "must be the NAME of an environment variable holding the key (e.g. OPENAI_API_KEY), not the key",
+        )
+        _check(self.max_response_chars >= 200, "max_response_chars", "must be >= 200")
+        _check(self.max_tokens >= 1, "max_tokens", f"must be >= 1, got {self.max_tokens}")
+        _check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
+        _check(self.max_concurrency >= 1, "max_concurrency", "must be >= 1")
+        _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")
+        _check(self.max_retries >= 0, "max_retries", "must be >= 0")
+
+
+@dataclass
 class RejectConfig:
     answer_patterns: list[str] = field(default_factory=list)  # regexes tried when there is no \boxed{}
     # strict: stated answers only (a box, "The answer is", a pattern): the prompt asks for a box, and a trace
@@ -116,6 +156,7 @@ class RejectConfig:
     timeout_s: float = 5.0
     rel_tol: float = 0.01  # how far a rounded decimal may be from the value it rounds; 0 compares exactly
     workers: int | None = None  # symbolic checks at a time; default all cores
+    judge: JudgeConfig | None = None  # a model asked about what the rules cannot tell; off by default
 
     def validate(self) -> None:
         import re

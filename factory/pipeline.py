@@ -13,6 +13,8 @@ and in adaptive mode a kept count per problem with kept traces; never the record
 Exactly once: every sample has a key (`Sample.key`); a request asks only for the indices whose keys are not
 on disk. Samples without a verdict (a crash between journal and verdict, or a changed reject config) are
 verified first, and kept samples missing from the shards (the open shard of a killed run) are written again.
+A verdict the model judge could not give (`judge_error`) is dropped when the run starts, so its sample is
+judged again.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from factory.config import RunConfig
+from factory.judge import JUDGE_ERROR, ModelJudge
 from factory.package import ShardWriter, shipped_keys, to_row
 from factory.progress import Progress
 from factory.prompts import PromptTemplate
 from factory.records import Message, Problem, Sample, SampleVerdict, sample_key
-from factory.reject import judge
+from factory.reject import verdicts_for
 from factory.storage import Journal, StageMarkers, drop_torn_tail, read_journal, write_jsonl
 from factory.teachers import SampleRequest, Teacher, sampling_record
 from filters import start_pool
@@ -108,7 +111,8 @@ class Ledger:
     def read(cls, run_dir: Path, reject_inputs: str, shards_inputs: str, scope: Scope) -> Ledger:
         """Read the run folder. Verdicts made under another reject config are dropped, and so are shards
         made for another package config or problem set; verdicts against a gold answer that has changed
-        since are removed, and the shards rebuilt."""
+        since, and those the model judge could not give, are removed (and the shards rebuilt if one of
+        them was kept)."""
         ledger = cls()
         samples_dir, verdicts_dir, shards_dir = run_dir / "samples", run_dir / "verdicts", run_dir / "shards"
         markers = StageMarkers(run_dir)
@@ -119,7 +123,9 @@ class Ledger:
         for folder in (samples_dir, verdicts_dir):
             for part in folder.glob(PART_GLOB):
                 drop_torn_tail(part)
-        if _drop_stale_verdicts(verdicts_dir, scope):
+        if _drop_verdicts(
+            verdicts_dir, lambda verdict: scope.stale(verdict) or verdict.reason == JUDGE_ERROR
+        ):
             shards_inputs = ""
         kept: dict[str, SampleVerdict] = {}
         for verdict in read_verdicts(verdicts_dir, scope):
@@ -140,15 +146,18 @@ class Ledger:
         return ledger
 
 
-def _drop_stale_verdicts(verdicts_dir: Path, scope: Scope) -> bool:
-    """Rewrite (atomically) the verdict journals that hold verdicts against an old gold, without them."""
-    dropped = False
+def _drop_verdicts(verdicts_dir: Path, redo: Callable[[SampleVerdict], bool]) -> bool:
+    """Rewrite (atomically) the verdict journals that hold verdicts to `redo`, without them; their samples
+    are verified again. True if one of them was kept: its row must leave the shards. (One that was not
+    kept has no row, and a new verdict that keeps it writes one.)"""
+    dropped_kept = False
     for part in sorted(verdicts_dir.glob(PART_GLOB)):
-        if any(scope.stale(SampleVerdict.from_dict(row)) for row in read_journal(part)):
-            rows = (row for row in read_journal(part) if not scope.stale(SampleVerdict.from_dict(row)))
+        dropped = [verdict for row in read_journal(part) if redo(verdict := SampleVerdict.from_dict(row))]
+        if dropped:
+            rows = (row for row in read_journal(part) if not redo(SampleVerdict.from_dict(row)))
             write_jsonl(part, list(rows))
-            dropped = True
-    return dropped
+            dropped_kept = dropped_kept or any(verdict.kept for verdict in dropped)
+    return dropped_kept
 
 
 @dataclass
@@ -272,9 +281,16 @@ class Checker:
     QUEUE_ITEMS = 1024  # the engine waits only if verification falls this far behind
 
     def __init__(
-        self, config: RunConfig, verdicts: Journal, shards: ShardWriter, source: Source, progress: Progress
+        self,
+        config: RunConfig,
+        verdicts: Journal,
+        shards: ShardWriter,
+        source: Source,
+        progress: Progress,
+        judge: ModelJudge | None,
     ) -> None:
         self._config = config
+        self._judge = judge
         self._verdicts = verdicts
         self._shards = shards
         self._source = source
@@ -327,12 +343,12 @@ class Checker:
                 self._queue.task_done()
 
     def _check(self, batch: list[_Work]) -> None:
-        to_judge = [work for work in batch if work.verdict is None]
-        gold = {work.problem.id: work.problem.answer for work in to_judge}
-        samples = [sample for work in to_judge for sample in work.samples]
-        verdicts = list(judge(samples, gold, self._config.reject))
+        to_verify = [work for work in batch if work.verdict is None]
+        problems = {work.problem.id: work.problem for work in to_verify}
+        samples = [sample for work in to_verify for sample in work.samples]
+        verdicts = list(verdicts_for(samples, problems, self._config.reject, self._judge))
         self._verdicts.append(verdict.to_dict() for verdict in verdicts)
-        new_verdicts = iter(verdicts)  # in the order of `samples`: judge keeps the input order
+        new_verdicts = iter(verdicts)  # in the order of `samples`: verdicts_for keeps the input order
         kept_of: Counter[str] = Counter()
         for work in batch:
             for sample in work.samples:
@@ -381,6 +397,7 @@ def stream(
     scope: Scope,
     teachers: list[LazyTeacher],
     progress: Progress,
+    judge: ModelJudge | None = None,
 ) -> StreamStats:
     """Catch up on what the last invocation left unverified or unshipped, then generate what is missing.
     Each teacher runs in a thread of its own, pulling from the one source; this thread writes the journal."""
@@ -392,7 +409,7 @@ def stream(
         run_dir / "shards", f"train-{part:05d}", config.package.rows_per_shard, config.package.compression
     )
     source = Source(read_problems(), config, template, ledger, stats, progress)
-    checker = Checker(config, verdicts, shards, source, progress)
+    checker = Checker(config, verdicts, shards, source, progress, judge)
     tracked = _Tracked(source)
     results: queue.Queue[_Result] = queue.Queue()
     stop = threading.Event()

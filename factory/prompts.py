@@ -1,12 +1,15 @@
 """Prompt templates: YAML files in prompts/ rendered into chat messages (system + user).
 
 A template has `user` (required), `system` and `completion` (the raw text for /v1/completions teachers).
-`{problem}` is replaced by the problem text; no other brace is special, so LaTeX needs no escaping.
+Teacher templates fill `{problem}`; judge templates (prompts/judge/) also `{gold}` and `{response}`. No
+other brace is special, so LaTeX needs no escaping, and each placeholder is filled in one pass: a value
+that contains `{gold}` stays as written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +19,20 @@ from factory.errors import FactoryError
 from factory.records import Message
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PLACEHOLDER = "{problem}"
 _KEYS = ("system", "user", "completion")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateKind:
+    """Where templates of one use live, the config key that names one (for errors) and what they fill."""
+
+    key: str
+    folder: Path
+    placeholders: tuple[str, ...]
+
+
+TEACHER = TemplateKind("prompt.template", PROMPTS_DIR, ("problem",))
+JUDGE = TemplateKind("reject.judge.template", PROMPTS_DIR / "judge", ("problem", "gold", "response"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,27 +43,34 @@ class PromptTemplate:
     system: str | None = None
     completion: str | None = None
 
-    def messages(self, problem: str) -> list[Message]:
+    def messages(self, problem: str, **values: str) -> list[Message]:
+        """System and user messages; `values` fill a judge template's `{gold}` and `{response}`."""
         messages = [{"role": "system", "content": self.system}] if self.system else []
-        messages.append({"role": "user", "content": self.user.replace(PLACEHOLDER, problem)})
+        messages.append({"role": "user", "content": _fill(self.user, {"problem": problem, **values})})
         return messages
 
     def completion_text(self, problem: str) -> str:
         if self.completion is not None:
-            return self.completion.replace(PLACEHOLDER, problem)
+            return _fill(self.completion, {"problem": problem})
         return "\n\n".join(message["content"] for message in self.messages(problem))
 
 
-def load_template(name_or_path: str) -> PromptTemplate:
-    """A template by name (`boxed_cot` → prompts/boxed_cot.yaml) or by path."""
+def _fill(text: str, values: dict[str, str]) -> str:
+    names = "|".join(map(re.escape, values))
+    return re.sub(r"\{(" + names + r")\}", lambda match: values[match.group(1)], text)
+
+
+def load_template(name_or_path: str, kind: TemplateKind = TEACHER) -> PromptTemplate:
+    """A template by name (`boxed_cot` → prompts/boxed_cot.yaml; for the judge, prompts/judge/NAME.yaml)
+    or by path."""
     path = Path(name_or_path)
     if not path.suffix:
-        path = PROMPTS_DIR / f"{name_or_path}.yaml"
+        path = kind.folder / f"{name_or_path}.yaml"
     if not path.is_file():
-        available = sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))
+        available = sorted(p.stem for p in kind.folder.glob("*.yaml"))
         raise FactoryError(
-            f"prompt.template: no template {name_or_path!r} (looked for {path}); "
-            f"available in prompts/: {', '.join(available)}"
+            f"{kind.key}: no template {name_or_path!r} (looked for {path}); "
+            f"available in {kind.folder.relative_to(PROMPTS_DIR.parent)}/: {', '.join(available)}"
         )
     raw = path.read_bytes()
     try:
@@ -62,8 +84,9 @@ def load_template(name_or_path: str) -> PromptTemplate:
     unknown = sorted(set(data) - set(_KEYS))
     if unknown:
         raise FactoryError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(_KEYS)}")
-    if PLACEHOLDER not in data["user"]:
-        raise FactoryError(f"{path}: `user` must contain the placeholder {PLACEHOLDER}")
+    for name in kind.placeholders:
+        if f"{{{name}}}" not in data["user"]:
+            raise FactoryError(f"{path}: `user` must contain the placeholder {{{name}}}")
     return PromptTemplate(
         name=path.stem,
         hash=hashlib.sha256(raw).hexdigest()[:16],

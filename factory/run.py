@@ -31,8 +31,9 @@ import yaml
 
 import filters
 from factory import config as config_module
-from factory.config import ProblemsConfig, RunConfig
+from factory.config import ProblemsConfig, RejectConfig, RunConfig
 from factory.errors import FactoryError
+from factory.judge import JUDGE_ERROR, ModelJudge
 from factory.pipeline import LazyTeacher, Ledger, Scope, read_verdicts, stream
 from factory.problems import read_problems
 from factory.progress import Progress
@@ -42,6 +43,10 @@ from factory.teachers import Log, Teacher, make_teacher
 
 # `extra_body` fields that change what a server reports, not what it generates.
 _REPORTING_ONLY = ("return_token_ids",)
+# How the model judge's verdicts are counted apart: by outcome, `failed` being `judge_error`.
+JUDGED_COUNTS = ("correct", "incorrect", "unclear", "failed")
+# Judge settings that say where and how hard it is asked, not what it rules.
+_JUDGE_SERVING = ("base_url", "api_key_env", "max_concurrency", "request_timeout_s", "max_retries")
 
 
 def teacher_identity(teacher: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,6 +59,17 @@ def teacher_identity(teacher: Mapping[str, Any]) -> dict[str, Any]:
         "endpoint": teacher.get("endpoint", "chat"),
         "extra_body": {name: value for name, value in body.items() if name not in _REPORTING_ONLY},
     }
+
+
+def reject_identity(reject: RejectConfig, judge_prompt_hash: str | None) -> dict[str, Any]:
+    """What the verdicts depend on: the rule settings and, with a judge, its model, prompt (by hash, so an
+    edited template judges again) and reply settings. Not where the judge is served: moving it to another
+    server keeps its verdicts. Any other change to the judge re-verifies every sample and asks it again."""
+    identity = dataclasses.asdict(reject)
+    if identity["judge"] is not None:
+        settings = {k: v for k, v in identity["judge"].items() if k not in _JUDGE_SERVING}
+        identity["judge"] = settings | {"prompt_hash": judge_prompt_hash}
+    return identity
 
 
 @dataclass
@@ -71,6 +87,8 @@ class Summary:
     wall_seconds: float = 0.0
     shards: list[str] = field(default_factory=list)
     teachers: dict[str, dict[str, int]] = field(default_factory=dict)  # "backend:model" → samples, kept
+    judge: str | None = None  # "judge:<model>" when a model judge is configured
+    judged: dict[str, int] = field(default_factory=dict)  # its verdicts: samples, correct, incorrect...
 
     @property
     def pass_rate(self) -> float:
@@ -84,6 +102,10 @@ class Summary:
             "output_tokens_per_s": round(rate, 1),
         }
 
+    def _judged_line(self) -> str:
+        counts = ", ".join(f"{name} {self.judged.get(name, 0)}" for name in JUDGED_COUNTS)
+        return f"judged     by model ({self.judge}): {self.judged.get('samples', 0)} ({counts})"
+
     def lines(self) -> list[str]:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dropped_by_reason.items()))
         return [
@@ -92,6 +114,7 @@ class Summary:
             f"kept       {self.kept}",
             f"pass rate  {self.pass_rate:.1%}",
             f"dropped    {reasons or 'none'}",
+            *([self._judged_line()] if self.judge else []),
             *(
                 f"teacher    {name}: {counts['samples']} samples, {counts['kept']} kept"
                 for name, counts in self.teachers.items()
@@ -119,6 +142,10 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     started = time.monotonic()
     run_dir = Path(config.run_dir)
     template = load_template(config.prompt.template)
+    judge = None
+    if config.reject.judge is not None:  # built first: a missing key variable stops the run before it starts
+        judge = ModelJudge(config.reject.judge, log)
+        log(f"{judge.name} rules on what the rules cannot tell ({', '.join(config.reject.judge.base_url)})")
     key = generation_key(config, template.hash)
     _claim_run_dir(run_dir, key)
     (run_dir / "config.yaml").write_text(config_module.dump(config))
@@ -130,7 +157,8 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     summary.problems = len(golds)
     log(f"{len(golds)} problems from {', '.join(config.problems.paths)}")
     scope = Scope(golds, config.max_draws())
-    reject_inputs = fingerprint(dataclasses.asdict(config.reject), filters.VERSION)
+    judge_prompt_hash = judge.template.hash if judge else None
+    reject_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
     shards_inputs = fingerprint(
         reject_inputs,
         dataclasses.asdict(config.package),
@@ -153,6 +181,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
             scope,
             teachers,
             progress,
+            judge,
         )
     finally:
         for teacher in teachers:
@@ -163,6 +192,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     summary.reused_problems = stats.problems_reused
     summary.completion_tokens_now = stats.completion_tokens
     summary.generate_seconds = stats.generate_seconds
+    summary.judge = judge.name if judge else None
     _tally(run_dir, scope, summary, config.problems)
 
     shards_dir = run_dir / "shards"
@@ -179,6 +209,7 @@ def _tally(run_dir: Path, scope: Scope, summary: Summary, problems_config: Probl
     kept: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     teachers: dict[str, Counter[str]] = {}
+    judged: Counter[str] = Counter()
     for verdict in read_verdicts(run_dir / "verdicts", scope):
         drawn[verdict.problem_id] += 1
         kept[verdict.problem_id] += verdict.kept
@@ -187,11 +218,18 @@ def _tally(run_dir: Path, scope: Scope, summary: Summary, problems_config: Probl
         counts = teachers.setdefault(verdict.teacher, Counter())
         counts["samples"] += 1
         counts["kept"] += verdict.kept
+        if verdict.judge_prompt_hash is not None:  # the model judge ruled on it
+            judged["samples"] += 1
+            if verdict.reason == JUDGE_ERROR:
+                judged["failed"] += 1
+            else:
+                judged["unclear" if verdict.status == "cannot_tell" else verdict.status] += 1
     summary.samples = sum(drawn.values())
     summary.kept = sum(kept.values())
     summary.problems_solved = sum(1 for count in kept.values() if count)
     summary.dropped_by_reason = dict(reasons)
     summary.teachers = {name: dict(counts) for name, counts in sorted(teachers.items())}
+    summary.judged = {name: judged[name] for name in ("samples", *JUDGED_COUNTS)} if summary.judge else {}
     write_jsonl(
         run_dir / "problem_stats.jsonl",
         (
@@ -271,6 +309,7 @@ def _manifest(config: RunConfig, summary: Summary, shards_dir: Path) -> dict[str
             "kept": summary.kept,
             "pass_rate": round(summary.pass_rate, 4),
             "dropped_by_reason": summary.dropped_by_reason,
+            "judged_by_model": summary.judged,
         },
         "config": config_module.to_dict(
             config

@@ -56,6 +56,9 @@ def test_unknown_top_level_key(tmp_path):
         ("teacher: {backend: http}\n", "teacher.base_url is required when backend is http"),
         ("teacher: {enforce_eager: maybe}\n", "teacher.enforce_eager must be true or false"),
         ("reject: {answer_patterns: ['(unclosed']}\n", "reject.answer_patterns[0] is not a valid regex"),
+        ("reject: {judge: {model: m}}\n", "reject.judge.base_url is required for the judge"),
+        ("reject: {judge: {base_url: 'http://h:8000/v1'}}\n", "reject.judge.model is required"),
+        ("reject: {judge: {base_url: x, model: m, max_retries: -1}}\n", "judge.max_retries must be >= 0"),
         ("problems: {paths: []}\n", "problems.paths must list at least one"),
     ],
 )

@@ -27,7 +27,8 @@ from factory.config import SamplingConfig, TeacherConfig, build
 from factory.errors import FactoryError
 from factory.pipeline import read_records
 from factory.problems import read_problems
-from factory.prompts import load_template
+from factory.prompts import JUDGE, load_template
+from factory.records import Sample
 from factory.teachers import FixedRequests, SampleRequest, make_teacher
 
 pytestmark = pytest.mark.engine
@@ -62,6 +63,8 @@ class FaultProxy:
         self.faults, self.status, self.retry_after = faults, status, retry_after
         self.posts: list[float] = []
         self.auth_headers: list[str | None] = []
+        self.bodies: list[bytes] = []  # of each POST, and the server's answers to those it forwarded
+        self.replies: list[bytes] = []
         lock = threading.Lock()
         proxy = self
 
@@ -74,6 +77,7 @@ class FaultProxy:
                 with lock:
                     proxy.posts.append(time.monotonic())
                     proxy.auth_headers.append(self.headers.get("authorization"))
+                    proxy.bodies.append(body)
                     fault = len(proxy.posts) <= proxy.faults
                     if proxy.fail_body_containing is not None:
                         fault = proxy.fail_body_containing in body
@@ -92,6 +96,7 @@ class FaultProxy:
                         timeout=600,
                     )
                     payload = upstream.content
+                    proxy.replies.append(payload)
                     self.send_response(upstream.status_code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -532,3 +537,60 @@ def test_samples_made_offline_are_reused_when_the_run_moves_to_a_server(server, 
     assert (summary["samples"], summary["generated_now"]) == (8, 4)  # the offline half was reused
     made = Counter(s["teacher_backend"] for s in read_records(run_dir / "samples"))
     assert made == {"vllm": 4, "http": 4}
+
+
+def test_the_model_judge_rules_only_on_what_the_rules_cannot_tell_and_once(server, tmp_path, monkeypatch):
+    """The plumbing, not the judge's wisdom: the served SmolLM2 both samples and judges. One problem's gold
+    is unreadable, so its finished samples are ones the rules cannot tell."""
+    secret = "sk-judge-" + "3" * 24
+    monkeypatch.setenv("FACTORY_TEST_JUDGE_KEY", secret)
+    rows = [json.loads(line) for line in Path("data/arithmetic.jsonl").read_text().splitlines()[:3]]
+    rows[1]["answer"] = r"\frac{-71}{"
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    judge = FaultProxy(server)
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\nproblems: {{paths: ['{data}']}}\n"
+        f"teacher: {{backend: http, base_url: '{server}', model: {SERVED_NAME}}}\n"
+        "sampling: {n: 2, max_tokens: 192, seed: 0}\n"
+        f"reject: {{judge: {{base_url: '{judge.base_url}', model: {SERVED_NAME}, max_tokens: 32,"
+        " api_key_env: FACTORY_TEST_JUDGE_KEY}}\n"
+    )
+    try:
+        result = CliRunner().invoke(main, ["run", str(config)])
+        asked = len(judge.posts)
+        rerun = CliRunner().invoke(main, ["run", str(config)])
+    finally:
+        judge.close()
+    assert result.exit_code == 0, result.output
+    texts = {Sample.from_dict(row).key(): row["text"] for row in read_records(run_dir / "samples")}
+    verdicts = list(read_records(run_dir / "verdicts"))
+    judged = [v for v in verdicts if v["verifier"] == f"judge:{SERVED_NAME}"]
+    assert judged, "no finished sample of the problem with an unreadable gold"
+    for verdict in verdicts:  # what the rules decided, or dropped as truncated, was never sent
+        if verdict not in judged:
+            assert verdict["status"] != "cannot_tell" or verdict["reason"] == "truncated", verdict
+            assert verdict["judge_reply"] is None and verdict["judge_prompt_hash"] is None
+    prompts = [json.loads(body)["messages"][-1]["content"] for body in judge.bodies]
+    replies = [json.loads(reply)["choices"][0]["message"]["content"] for reply in judge.replies]
+    assert len(prompts) == len(judged)  # one request per sample the rules cannot tell
+    template_hash = load_template("same_answer", JUDGE).hash
+    for verdict in judged:
+        shown = f"<response>\n{texts[verdict['sample_key']]}\n</response>"
+        assert sum(shown in prompt for prompt in prompts) == 1
+        assert verdict["rule_reason"]  # why the rules could not tell stays visible
+        assert verdict["judge_prompt_hash"] == template_hash and verdict["judge_reply"] in replies
+        assert verdict["reason"] in ("judge_same", "judge_different", "judge_unclear")
+    assert set(judge.auth_headers) == {f"Bearer {secret}"}
+    for path in run_dir.rglob("*"):  # the judge's key is in no file of the run
+        assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["judged"]["samples"] == len(judged) and summary["judge"] == f"judge:{SERVED_NAME}"
+    assert f"judged     by model (judge:{SERVED_NAME}): {len(judged)} (" in result.output
+
+    # The same command again: the verdicts on disk are reused, and the judge is asked nothing.
+    assert rerun.exit_code == 0, rerun.output
+    assert len(judge.posts) == asked
+    assert json.loads((run_dir / "summary.json").read_text())["judged"] == summary["judged"]

@@ -9,10 +9,11 @@ import time
 import pytest
 
 from factory.config import SamplingConfig, TeacherConfig
+from factory.http_client import _retry_after_s
 from factory.prompts import load_template
 from factory.records import Problem
 from factory.teachers import SampleRequest
-from factory.teachers.http import HTTPTeacher, _retry_after_s
+from factory.teachers.http import HTTPTeacher
 
 TEMPLATE = load_template("boxed_cot")
 PROBLEM = Problem(id="p1", problem="What is 2 + 2?", answer="4", source="t:1")

@@ -13,7 +13,7 @@ from factory.config import RejectConfig
 from factory.package import ShardWriter, to_row
 from factory.prompts import load_template
 from factory.records import Problem, Sample, SampleVerdict
-from factory.reject import judge
+from factory.reject import verdicts_for
 from factory.storage import write_json
 
 TEMPLATE = load_template("boxed_cot")
@@ -57,8 +57,7 @@ SAMPLES = [
 
 
 def judged(config: RejectConfig) -> list[SampleVerdict]:
-    gold = {pid: p.answer for pid, p in PROBLEMS.items()}
-    return list(judge(SAMPLES, gold, config))
+    return list(verdicts_for(SAMPLES, PROBLEMS, config))
 
 
 def test_reject_reasons_and_counts():

@@ -2,96 +2,33 @@
 
 One request per problem carries `n`; requests run concurrently on an asyncio loop in a helper thread, up to
 `max_concurrency` at once per base URL, and each problem's samples are yielded as soon as its request
-completes. 429, 5xx, timeouts and connection errors are retried (at most `max_retries` times per request)
-on the next ready server; the failing one is taken out with exponential backoff, honouring `Retry-After`.
+completes. Requests spread over the base URLs and are retried as `factory.http_client` does (at most
+`max_retries` times per request, on the next ready server, a failing one taken out with backoff).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import os
 import queue
-import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from factory.config import SamplingConfig, TeacherConfig
 from factory.errors import FactoryError
+from factory.http_client import Endpoints, PostFailed, api_key_headers, async_client, post_json
 from factory.prompts import PromptTemplate
 from factory.records import Problem, Sample
 from factory.teachers import Log, RequestSource, SampleRequest, sampling_record
-
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 30.0
-RETRY_AFTER_CAP_S = 600.0
 
 
 class RequestFailed(Exception):
     def __init__(self, problem: Problem, message: str) -> None:
         super().__init__(message)
         self.problem = problem
-
-
-class _Endpoint:
-    def __init__(self, base_url: str, path: str) -> None:
-        self.base_url = base_url
-        self.url = base_url.rstrip("/") + path
-        self.in_flight = 0
-        self.failures = 0  # in a row; decides how long the endpoint stays out
-        self.out_until = 0.0
-
-
-class Endpoints:
-    """The servers a run spreads its requests over. Each takes up to `per_endpoint` requests at once; a new
-    request goes to the ready one with the fewest in flight. One that fails (connection error, timeout,
-    429 or 5xx) is taken out for a backoff that doubles with each failure in a row, or for its Retry-After,
-    then tried again; its requests retry elsewhere meanwhile."""
-
-    def __init__(self, base_urls: Sequence[str], path: str, per_endpoint: int, log: Log) -> None:
-        self._all = [_Endpoint(url, path) for url in base_urls]
-        self._per_endpoint = per_endpoint
-        self._log = log
-        self._changed: asyncio.Condition | None = None  # made inside the event loop that uses it
-
-    async def acquire(self) -> _Endpoint:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        async with self._changed:
-            while True:
-                now = time.monotonic()
-                ready = [e for e in self._all if e.out_until <= now and e.in_flight < self._per_endpoint]
-                if ready:
-                    endpoint = min(ready, key=lambda e: e.in_flight)
-                    endpoint.in_flight += 1
-                    return endpoint
-                back = [e.out_until for e in self._all if e.out_until > now]
-                try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=min(back) - now if back else None)
-                except TimeoutError:
-                    pass
-
-    async def release(
-        self, endpoint: _Endpoint, failure: str | None = None, retry_after: float | None = None
-    ) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            endpoint.in_flight -= 1
-            if failure is None:
-                endpoint.failures = 0
-            else:
-                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**endpoint.failures) * random.uniform(0.5, 1.0)
-                pause = max(backoff, retry_after or 0.0)
-                if endpoint.out_until <= time.monotonic() and len(self._all) > 1:
-                    self._log(f"http: {endpoint.base_url} out for {pause:.1f} s ({failure})")
-                endpoint.failures += 1
-                endpoint.out_until = max(endpoint.out_until, time.monotonic() + pause)
-            self._changed.notify_all()
 
 
 class HTTPTeacher:
@@ -103,15 +40,7 @@ class HTTPTeacher:
         self._config = config
         self._log = log
         self._path = "/chat/completions" if config.endpoint == "chat" else "/completions"
-        self._headers = {}
-        if config.api_key_env:
-            key = os.environ.get(config.api_key_env)
-            if not key:
-                raise FactoryError(
-                    f"teacher.api_key_env: the environment variable {config.api_key_env} is not set; "
-                    "export it with the API key (the key itself never goes in a config file)"
-                )
-            self._headers["Authorization"] = f"Bearer {key}"
+        self._headers = api_key_headers(config.api_key_env, "teacher.api_key_env")
 
     def stream(
         self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
@@ -152,7 +81,6 @@ class HTTPTeacher:
         config = self._config
         endpoints = Endpoints(config.base_url, self._path, config.max_concurrency, self._log)
         room = config.max_concurrency * len(config.base_url)
-        limits = httpx.Limits(max_connections=room, max_keepalive_connections=room)
         tasks: set[asyncio.Task[None]] = set()
 
         async def one(request: SampleRequest) -> None:
@@ -162,8 +90,8 @@ class HTTPTeacher:
                 results.put(failure)
 
         try:
-            async with httpx.AsyncClient(
-                timeout=config.request_timeout_s, limits=limits, headers=self._headers
+            async with async_client(
+                config.max_concurrency, len(config.base_url), config.request_timeout_s, self._headers
             ) as client:
                 while not stop.is_set():
                     if len(tasks) >= room:
@@ -226,40 +154,12 @@ class HTTPTeacher:
     async def _post(
         self, client: httpx.AsyncClient, endpoints: Endpoints, problem: Problem, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        """One request, tried up to `max_retries + 1` times; each try goes to the endpoint ready first."""
-        attempts = self._config.max_retries + 1
-        last_error = ""
-        for _ in range(attempts):
-            endpoint = await endpoints.acquire()
-            retry_after: float | None = None
-            try:
-                response = await client.post(endpoint.url, json=payload)
-            except httpx.TimeoutException:
-                last_error = f"timed out after {self._config.request_timeout_s:g} s"
-            except httpx.TransportError as error:
-                last_error = f"connection failed ({type(error).__name__}: {error})"
-            except BaseException:
-                await endpoints.release(endpoint)  # cancelled: not the endpoint's fault
-                raise
-            else:
-                if response.status_code == 200:
-                    await endpoints.release(endpoint)
-                    return response.json()
-                detail = _error_detail(response)
-                if response.status_code not in RETRYABLE_STATUS:
-                    await endpoints.release(endpoint)
-                    hint = (
-                        " (check the key in teacher.api_key_env)"
-                        if response.status_code in (401, 403)
-                        else ""
-                    )
-                    raise RequestFailed(
-                        problem, f"HTTP {response.status_code} from {endpoint.base_url}: {detail}{hint}"
-                    )
-                last_error = f"HTTP {response.status_code}: {detail}"
-                retry_after = _retry_after_s(response.headers.get("retry-after"))
-            await endpoints.release(endpoint, last_error, retry_after)
-        raise RequestFailed(problem, f"gave up after {attempts} attempts; last: {last_error}")
+        try:
+            return await post_json(
+                client, endpoints, payload, self._config.max_retries, "teacher.api_key_env"
+            )
+        except PostFailed as failure:
+            raise RequestFailed(problem, str(failure)) from None
 
     def _samples(
         self,
@@ -314,27 +214,3 @@ class HTTPTeacher:
 
     def close(self) -> None:
         pass
-
-
-def _error_detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        error = body.get("error", body) if isinstance(body, dict) else body
-        message = error.get("message", error) if isinstance(error, dict) else error
-        return str(message)[:300]
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """`Retry-After` as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
