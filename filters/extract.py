@@ -115,7 +115,7 @@ _NUMBER = re.compile(
     r"(?:\d+(?::\d+)+|\d{1,3}(?:[ .\u202f\u00a0]\d{3})+,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?!\d|\.\d))?|\.\d+)"
     r"(?:\s?%)?(?!\d)"
 )
-_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
+_WORD = re.compile(r"(?<![\\A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")  # `5cm`, `1e5` are not prose
 # Letters of other scripts; Greek letters, superscripts and vulgar fractions are maths.
 _OTHER_SCRIPT_LETTER = re.compile(r"[^\W\d_A-Za-z\u0370-\u03ff²³¹\u2070-\u209f\u00bc-\u00be\u2150-\u215f]")
 _TRAILING_UNIT = re.compile(r"(?<=\d)\s*[^\W\d_]+(?:\s+[^\W\d_]+)?[²³]?[。.]?\s*$")
