@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from local_server import LocalServer, QuietHandler
 from vllm_server import SECOND_NAME, SERVED_NAME, free_port, start_server, stop_server
 
 from factory.cli import main
@@ -44,7 +44,7 @@ def server(embedded_model, tmp_path_factory):
         stop_server(process)
 
 
-class FaultProxy:
+class FaultProxy(LocalServer):
     """Forwards to the real server, except that the first `faults` POSTs (or every POST whose body contains
     `fail_body_containing`) get `status`, with Retry-After. With `hold`, POSTs stall until it is set."""
 
@@ -68,10 +68,7 @@ class FaultProxy:
         lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with lock:
@@ -82,10 +79,8 @@ class FaultProxy:
                     if proxy.fail_body_containing is not None:
                         fault = proxy.fail_body_containing in body
                 if fault:
-                    payload = b'{"error": {"message": "injected fault"}}'
-                    self.send_response(proxy.status)
-                    if proxy.retry_after is not None:
-                        self.send_header("Retry-After", proxy.retry_after)
+                    retry_after = {} if proxy.retry_after is None else {"Retry-After": proxy.retry_after}
+                    self.reply(proxy.status, b'{"error": {"message": "injected fault"}}', retry_after)
                 else:
                     if proxy.hold is not None:
                         proxy.hold.wait()
@@ -95,21 +90,10 @@ class FaultProxy:
                         headers={"content-type": "application/json"},
                         timeout=600,
                     )
-                    payload = upstream.content
-                    proxy.replies.append(payload)
-                    self.send_response(upstream.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                    proxy.replies.append(upstream.content)
+                    self.reply(upstream.status_code, upstream.content)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 def run_behind(config: Path, *proxies: FaultProxy):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from local_server import LocalServer, QuietHandler
 
 from factory.config import JudgeConfig, RejectConfig, RunConfig, SamplingConfig, build, load_config
 from factory.errors import FactoryError
@@ -37,7 +37,7 @@ REPLIES = {
 UNCLEAR_REPLY = "Hard to say which answer it means."
 
 
-class JudgeStub:
+class JudgeStub(LocalServer):
     """An OpenAI-compatible chat endpoint that answers as scripted by a marker in the prompt it gets: `[yes]`
     and `[no]` a clear verdict, `[refuse]` a 400, anything else a reply without a verdict. With `status`,
     every request gets that status instead (an outage)."""
@@ -49,10 +49,7 @@ class JudgeStub:
         self.auth: list[str | None] = []
         stub, lock = self, threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 prompt = payload["messages"][-1]["content"]
@@ -70,20 +67,9 @@ class JudgeStub:
                     self._send(200, {"choices": [choice | {"finish_reason": "stop"}]})
 
             def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, json.dumps(body).encode())
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
