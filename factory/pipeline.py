@@ -116,9 +116,12 @@ class Ledger:
         ledger = cls()
         samples_dir, verdicts_dir, shards_dir = run_dir / "samples", run_dir / "verdicts", run_dir / "shards"
         markers = StageMarkers(run_dir)
+        # Kept rows change with the verdicts. A flag, not a blank fingerprint: a blank one was also what a
+        # fresh folder recorded, so a later change of reject config left the old shards beside the new rows.
+        rebuild_shards = False
         if not markers.is_done("verdicts", reject_inputs):
             shutil.rmtree(verdicts_dir, ignore_errors=True)
-            shards_inputs = ""  # kept rows change with the verdicts
+            rebuild_shards = True
             markers.mark_done("verdicts", reject_inputs)
         for folder in (samples_dir, verdicts_dir):
             for part in folder.glob(PART_GLOB):
@@ -126,14 +129,14 @@ class Ledger:
         if _drop_verdicts(
             verdicts_dir, lambda verdict: scope.stale(verdict) or verdict.reason == JUDGE_ERROR
         ):
-            shards_inputs = ""
+            rebuild_shards = True
         kept: dict[str, SampleVerdict] = {}
         for verdict in read_verdicts(verdicts_dir, scope):
             ledger.judged.add(verdict.sample_key)
             if verdict.kept:
                 ledger.kept[verdict.problem_id] += 1
                 kept[verdict.sample_key] = verdict
-        if not markers.is_done("shards", shards_inputs):
+        if rebuild_shards or not markers.is_done("shards", shards_inputs):
             shutil.rmtree(shards_dir, ignore_errors=True)
             markers.mark_done("shards", shards_inputs)
         shipped = shipped_keys(shards_dir)

@@ -15,21 +15,18 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from local_server import LocalServer, QuietHandler
+from scripted_teacher import SAMPLING, TEACHER_MODEL, ScriptedTeacher, make_sample
 
-from factory.config import JudgeConfig, RejectConfig, RunConfig, SamplingConfig, build, load_config
+from factory.config import JudgeConfig, RejectConfig, RunConfig, build, load_config
 from factory.errors import FactoryError
 from factory.judge import ModelJudge, clip_response, parse_reply
 from factory.pipeline import read_records
 from factory.prompts import JUDGE, load_template
-from factory.records import Problem, Sample
+from factory.records import Problem
 from factory.reject import verdicts_for
 from factory.run import reject_identity, run
-from factory.teachers import sampling_record
 
-TEMPLATE = load_template("boxed_cot")
 JUDGE_HASH = load_template("same_answer", JUDGE).hash
-SAMPLING = SamplingConfig(n=3)
-TEACHER_MODEL = "scripted-teacher"
 REPLIES = {
     "[yes]": "The response's final answer is the reference answer.\nVERDICT: YES",
     "[no]": "The response ends with another value.\nVERDICT: NO",
@@ -81,27 +78,6 @@ def stub():
 
 def judge_config(base_url: str, **overrides) -> JudgeConfig:
     return build(JudgeConfig, {"base_url": base_url, "model": "judge-model", "max_retries": 1} | overrides)
-
-
-def make_sample(problem: Problem, index: int, text: str, finish_reason: str = "stop") -> Sample:
-    """A sample as a teacher of `TEACHER_MODEL` would make it, so a run finds its key on disk."""
-    return Sample(
-        problem_id=problem.id,
-        sample_index=index,
-        messages=TEMPLATE.messages(problem.problem),
-        prompt_text=None,
-        prompt_template=TEMPLATE.name,
-        prompt_hash=TEMPLATE.hash,
-        text=text,
-        reasoning=None,
-        finish_reason=finish_reason,
-        prompt_tokens=20,
-        completion_tokens=len(text.split()),
-        teacher_backend="scripted",
-        teacher_model=TEACHER_MODEL,
-        sampling=sampling_record(SAMPLING),
-        latency_s=0.1,
-    )
 
 
 SEVEN = Problem(id="seven", problem="What is 3 + 4?", answer="7", source="t:1")
@@ -292,25 +268,6 @@ def test_a_missing_key_variable_stops_before_anything_runs(monkeypatch):
 # --- whole runs -----------------------------------------------------------------------------------------
 
 
-class ScriptedTeacher:
-    """Answers every request from `SCRIPT`, counting what it was asked for."""
-
-    backend = "scripted"
-    model = TEACHER_MODEL
-
-    def __init__(self) -> None:
-        self.made = 0
-
-    def stream(self, source, template, sampling):
-        while (request := source.poll(block=True)) is not None:
-            script = SCRIPT[request.problem.id]
-            self.made += len(request.indices)
-            yield [make_sample(request.problem, index, *script[index]) for index in request.indices]
-
-    def close(self) -> None:
-        pass
-
-
 def run_config(tmp_path: Path, judge_url: str) -> RunConfig:
     problems = tmp_path / "problems.jsonl"
     problems.write_text(
@@ -343,7 +300,7 @@ def shard_rows(run_dir: Path) -> list[dict]:
 
 
 def run_once(config: RunConfig, log: list[str] | None = None):
-    teacher = ScriptedTeacher()
+    teacher = ScriptedTeacher(SCRIPT)
     summary = run(config, (log if log is not None else []).append, start_teacher=lambda: teacher)
     return summary, teacher.made
 

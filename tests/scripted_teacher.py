@@ -1,0 +1,57 @@
+"""A scripted teacher for runs whose logic, not generation, is under test (resume, verdicts, shards, the
+judge): it answers each request at once from a script, problem id → one `(text, finish_reason)` per sample
+index, so a run is deterministic and takes well under a second."""
+
+from __future__ import annotations
+
+from factory.config import SamplingConfig
+from factory.prompts import load_template
+from factory.records import Problem, Sample
+from factory.teachers import sampling_record
+
+TEMPLATE = load_template("boxed_cot")
+SAMPLING = SamplingConfig(n=3)  # a run config that sets only `sampling.n: 3` samples with these settings
+TEACHER_MODEL = "scripted-teacher"
+
+Script = dict[str, list[tuple[str, str]]]
+
+
+def make_sample(problem: Problem, index: int, text: str, finish_reason: str = "stop") -> Sample:
+    """A sample as a teacher of `TEACHER_MODEL` would make it, so a run finds its key on disk."""
+    return Sample(
+        problem_id=problem.id,
+        sample_index=index,
+        messages=TEMPLATE.messages(problem.problem),
+        prompt_text=None,
+        prompt_template=TEMPLATE.name,
+        prompt_hash=TEMPLATE.hash,
+        text=text,
+        reasoning=None,
+        finish_reason=finish_reason,
+        prompt_tokens=20,
+        completion_tokens=len(text.split()),
+        teacher_backend="scripted",
+        teacher_model=TEACHER_MODEL,
+        sampling=sampling_record(SAMPLING),
+        latency_s=0.1,
+    )
+
+
+class ScriptedTeacher:
+    """Answers every request from `script`, counting the samples it was asked for."""
+
+    backend = "scripted"
+    model = TEACHER_MODEL
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.made = 0
+
+    def stream(self, source, template, sampling):
+        while (request := source.poll(block=True)) is not None:
+            answers = self.script[request.problem.id]
+            self.made += len(request.indices)
+            yield [make_sample(request.problem, index, *answers[index]) for index in request.indices]
+
+    def close(self) -> None:
+        pass
