@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from filters.normalize import MATH_WORDS, normalize_text, strip_assignment
 from filters.numbers import numbers_match, parse_number
@@ -300,17 +301,8 @@ def _label(item: str) -> str | None:
 
 def _top_level(text: str, separator: str) -> list[str]:
     """`text` split at `separator` where no bracket is open."""
-    depth, parts, start = 0, [], 0
-    for token in re.finditer(rf"\\\{{|\\\}}|\\langle|\\rangle|[()\[\]{{}}]|{re.escape(separator)}", text):
-        value = token.group()
-        if value in _OPENING:
-            depth += 1
-        elif value in _CLOSING:
-            depth -= 1
-        elif depth == 0:
-            parts.append(text[start : token.start()].strip())
-            start = token.end()
-    parts.append(text[start:].strip())
+    bounds = [-len(separator), *_top_level_positions(text, separator), len(text)]
+    parts = (text[start + len(separator) : end].strip() for start, end in zip(bounds, bounds[1:], strict=False))
     return [part for part in parts if part]
 
 
@@ -337,7 +329,7 @@ def _enclosed_or_listed(form: str) -> Structure | None:
         return None
     opening, closing = tokens[0].group(), tokens[-1].group()
     inner = form[tokens[0].end() : len(form) - len(closing)].strip()
-    inner_commas = _top_level_commas(inner)
+    inner_commas = _top_level_positions(inner)
     items = _split(inner, inner_commas)
     if opening in ("\\{", "{"):  # `{1, 2}` is how sets are written outside LaTeX
         return Structure("set", opening, closing, items) if len(items) <= MAX_ITEMS else None
@@ -346,17 +338,23 @@ def _enclosed_or_listed(form: str) -> Structure | None:
     return Structure("ordered", _ANGLE.get(opening, opening), _ANGLE.get(closing, closing), items)
 
 
-def _top_level_commas(text: str) -> list[int]:
-    depth, commas = 0, []
-    for token in _BRACKET_TOKEN.finditer(text):
+@cache
+def _tokens_with(separator: str) -> re.Pattern[str]:
+    return re.compile(rf"{_BRACKET_TOKEN.pattern}|{re.escape(separator)}")
+
+
+def _top_level_positions(text: str, separator: str = ",") -> list[int]:
+    """Where `separator` stands in `text` with no bracket open."""
+    depth, positions = 0, []
+    for token in _tokens_with(separator).finditer(text):
         value = token.group()
         if value in _OPENING:
             depth += 1
         elif value in _CLOSING:
             depth -= 1
-        elif value == "," and depth == 0:
-            commas.append(token.start())
-    return commas
+        elif value == separator and depth == 0:
+            positions.append(token.start())
+    return positions
 
 
 def _split(text: str, commas: list[int]) -> tuple[str, ...]:
