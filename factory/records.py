@@ -98,7 +98,9 @@ class SampleVerdict(_Record):
     verifier: str
     sample_key: str  # the judged sample (`Sample.key`); a re-run judges only samples without a verdict
     teacher: str  # "backend:model" that made the sample, for per-teacher counts
-    found_by: str | None = None  # how the answer was found: boxed, marker, last_number... (verdicts before 0.3: None)
+    found_by: str | None = (
+        None  # how the answer was found: boxed, marker, last_number... (verdicts before 0.3: None)
+    )
     # Set when the model judge (`reject.judge`) ruled, `verifier` then being "judge:<model>": why the rules
     # could not tell (no_answer...), the judge prompt template's hash and the judge's raw reply.
     rule_reason: str | None = None

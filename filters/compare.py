@@ -238,7 +238,11 @@ def matrix(form: str) -> tuple[tuple[str, ...], ...] | None:
 
 
 def _compare_matrices(
-    gold: tuple[tuple[str, ...], ...], answer: tuple[tuple[str, ...], ...], rel_tol: float, leaf: Leaf, depth: int
+    gold: tuple[tuple[str, ...], ...],
+    answer: tuple[tuple[str, ...], ...],
+    rel_tol: float,
+    leaf: Leaf,
+    depth: int,
 ) -> Outcome:
     gold_text, answer_text = str(gold), str(answer)
     if [len(row) for row in gold] != [len(row) for row in answer]:
@@ -302,7 +306,9 @@ def _label(item: str) -> str | None:
 def _top_level(text: str, separator: str) -> list[str]:
     """`text` split at `separator` where no bracket is open."""
     bounds = [-len(separator), *_top_level_positions(text, separator), len(text)]
-    parts = (text[start + len(separator) : end].strip() for start, end in zip(bounds, bounds[1:], strict=False))
+    parts = (
+        text[start + len(separator) : end].strip() for start, end in zip(bounds, bounds[1:], strict=False)
+    )
     return [part for part in parts if part]
 
 

@@ -103,10 +103,18 @@ _SENTENCE_END = re.compile(
     r"|,\s*(?:not|rather\s+than|instead\s+of)\b|,\s+(?=[^\s,]+\s+(?:more|less|fewer)\s+than\b)"
 )
 # What a statement says after naming the thing: "the smallest $k$ is 12", "the total is 12".
-_COPULA = re.compile(r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*:?\s*(?=\S)", re.IGNORECASE)
-_FILLER = re.compile(r"^\s*(?:indeed|therefore|thus|then|clearly|simply|just|actually|exactly|now|so)\b[\s,]*", re.IGNORECASE)
-_NEGATION = re.compile(r"^\s*not\s+[^;,.\n]*[;,.]\s*(?:but\s+)?(?:it\s+is|it's|rather|instead)\b\s*:?\s*(?=\S)", re.IGNORECASE)
-_LAST_COPULA = re.compile(r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*:?\s*(?=\S)", re.IGNORECASE | re.DOTALL)
+_COPULA = re.compile(
+    r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*:?\s*(?=\S)", re.IGNORECASE
+)
+_FILLER = re.compile(
+    r"^\s*(?:indeed|therefore|thus|then|clearly|simply|just|actually|exactly|now|so)\b[\s,]*", re.IGNORECASE
+)
+_NEGATION = re.compile(
+    r"^\s*not\s+[^;,.\n]*[;,.]\s*(?:but\s+)?(?:it\s+is|it's|rather|instead)\b\s*:?\s*(?=\S)", re.IGNORECASE
+)
+_LAST_COPULA = re.compile(
+    r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*:?\s*(?=\S)", re.IGNORECASE | re.DOTALL
+)
 _CONNECTIVE = re.compile(r"^\s*(?:,|;|and|or|,\s*(?:and|or)|\\quad|\\qquad|&|\\text\{\s*(?:and|or)\s*\})\s*$")
 _MATH_DELIMITER = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\\(|\\\)")
 _CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
@@ -201,7 +209,12 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
 
 
 def extract_answer(
-    text: str, patterns: Sequence[str] = (), *, choices: bool = False, words: bool = False, mode: str = "lenient"
+    text: str,
+    patterns: Sequence[str] = (),
+    *,
+    choices: bool = False,
+    words: bool = False,
+    mode: str = "lenient",
 ) -> str | None:
     """The final answer in `text`, or None when there is none. See `find_answer`.
 
@@ -213,7 +226,12 @@ def extract_answer(
 
 
 def find_answer(
-    text: str, patterns: Sequence[str] = (), *, choices: bool = False, words: bool = False, mode: str = "lenient"
+    text: str,
+    patterns: Sequence[str] = (),
+    *,
+    choices: bool = False,
+    words: bool = False,
+    mode: str = "lenient",
 ) -> Found | None:
     """The final answer in `text` and how it was found, or None when there is none.
 
@@ -448,7 +466,9 @@ def _final_value(text: str, choices: bool, words: bool) -> Found | None:
 
 
 _EITHER = re.compile(r"\beither\s+\(?([A-J])\)?\s+or\s+\(?([A-J])\)?(?![A-Za-z])")
-_ENDS_ON = re.compile(r".*\b(?:is|are|was|be|on|equals)\s+(?P<value>[A-Za-z][A-Za-z '\-]{0,40}?)\s*[.!]?\s*$", re.DOTALL)
+_ENDS_ON = re.compile(
+    r".*\b(?:is|are|was|be|on|equals)\s+(?P<value>[A-Za-z][A-Za-z '\-]{0,40}?)\s*[.!]?\s*$", re.DOTALL
+)
 _NUMBER_WORDS = {
     word: value
     for value, word in enumerate(
@@ -456,7 +476,16 @@ _NUMBER_WORDS = {
         "seventeen eighteen nineteen twenty".split()
     )
     if value > 1  # "one" and "zero" are words more often than values ("no one", "one of them")
-} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
+} | {
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+}
 _NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 
 

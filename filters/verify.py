@@ -53,7 +53,9 @@ class VerifyConfig:
 
     def __post_init__(self) -> None:
         if self.extraction not in EXTRACTION_MODES:
-            raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}; got {self.extraction!r}")
+            raise ValueError(
+                f"extraction must be one of {', '.join(EXTRACTION_MODES)}; got {self.extraction!r}"
+            )
 
 
 class Status(enum.StrEnum):

@@ -152,7 +152,9 @@ def run_math_verify(cases: list[Case]) -> list[bool]:
     from math_verify import parse
     from math_verify import verify as mv_verify
 
-    return [bool(mv_verify(parse(_wrapped(gold)), parse(_wrapped(response)))) for gold, response, _, _ in cases]
+    return [
+        bool(mv_verify(parse(_wrapped(gold)), parse(_wrapped(response)))) for gold, response, _, _ in cases
+    ]
 
 
 def timed(fn: Callable[..., object], *args: object) -> tuple[object, float]:
@@ -188,7 +190,9 @@ def mixed_set(problems: int, rounds: int, workers: int) -> tuple[float, float]:
             totals[name] += seconds
         count += len(cases)
         for name, verdicts in results.items():
-            right[name] += sum(verdict == label for verdict, (_, _, label, _) in zip(verdicts, cases, strict=True))
+            right[name] += sum(
+                verdict == label for verdict, (_, _, label, _) in zip(verdicts, cases, strict=True)
+            )
     rate = {name: count / seconds for name, seconds in totals.items()}
     print(f"mixed set        {count} cases ({rounds} rounds, half bare answers, half 2-6 kB traces)")
     for name in names:
@@ -196,7 +200,9 @@ def mixed_set(problems: int, rounds: int, workers: int) -> tuple[float, float]:
         extra = extra or (f"   ({workers} workers)" if name.endswith("pool") else "")
         print(f"  {name:16} {rate[name]:8.1f} verifications/s   right {right[name] / count:6.1%}{extra}")
     for mode in MODES:
-        print(f"  ratio {mode:8}   {rate[f'{mode}:single'] / rate['math_verify']:.1f}x Math-Verify, one process")
+        print(
+            f"  ratio {mode:8}   {rate[f'{mode}:single'] / rate['math_verify']:.1f}x Math-Verify, one process"
+        )
     return slowest["lenient"], slowest["strict"]
 
 
@@ -206,7 +212,10 @@ def wild_corpus() -> None:
         for category, rows in CATEGORIES.items()
         for gold, response, lenient, strict in rows
     ]
-    as_cases = [(gold, response, lenient is Status.CORRECT, category) for category, gold, response, lenient, _ in cases]
+    as_cases = [
+        (gold, response, lenient is Status.CORRECT, category)
+        for category, gold, response, lenient, _ in cases
+    ]
     outcomes: dict[str, list[bool]] = {}
     seconds: dict[str, float] = {}
     for mode in MODES:
@@ -243,7 +252,9 @@ def wild_corpus() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--problems", type=int, default=150, help="mixed set: problems per round (4 cases each)")
+    parser.add_argument(
+        "--problems", type=int, default=150, help="mixed set: problems per round (4 cases each)"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / ".bench-deps"))
