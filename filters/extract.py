@@ -83,6 +83,10 @@ _OTHER_MARKERS = (
     r"\bđáp\s+án\s*(?:là|:)\s*",
     r"\bjawaban(?:nya)?\s*(?:adalah|:)\s*",
     r"\bodpowied[źz]\s*(?::|to)\s*",
+    r"(?:উত্তর|জবাব)\s*(?:হলো|হল|:|：)\s*",  # Bengali
+    r"คำตอบ\s*(?:คือ|:|：)\s*",  # Thai
+    r"\bjibu\s*(?:ni|:)\s*",  # Swahili
+    r"సమాధానం\s*(?::|：)\s*",  # Telugu
 )
 _ANSWER_MARKER = re.compile(
     rf"(?:{_ENGLISH_MARKER}|{'|'.join(_OTHER_MARKERS)})(?P<answer>[^\n]*)",

@@ -61,6 +61,15 @@ _UNICODE = str.maketrans(
         "¼": " 1/4",
         "¾": " 3/4",
         "∩": r"\cap ",
+        # Full-width forms that CJK models write.
+        **{chr(0xFF10 + digit): str(digit) for digit in range(10)},
+        "．": ".",
+        "，": ",",
+        "／": "/",
+        "＋": "+",
+        "－": "-",
+        "＝": "=",
+        "％": "%",
     }
 )
 

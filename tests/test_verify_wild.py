@@ -58,6 +58,12 @@ C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
         ("C", "Option C is correct.", C),  # a capitalised choice word
         ("y = -x + 3", "x + y = 3", C),  # two equations of one line
         ("y = -x + 3", "x + y = 4", W),  # ... and of another
+        ("72", "Jibu: 72", C),  # Swahili answer line
+        ("72", "คำตอบ: 72", C),  # Thai answer line
+        ("72", "সে ৭২টি আপেল পেয়েছে।\nউত্তর: ৭২", C),  # Bengali answer line and Bengali digits
+        ("72", "సమాధానం: 27", W),  # Telugu answer line, wrong value
+        ("3.5", "答：３．５元", C),  # full-width digits and point from a CJK model
+        ("0.5", "５０％", C),  # a full-width percent
     ],
 )
 def test_answers_in_other_styles(gold, response, expected):
