@@ -138,8 +138,9 @@ def _compare_forms(gold: str, answer: str, rel_tol: float, leaf: Leaf, depth: in
         if single.kind == "set" and len(single.items) == 1:  # `\{5\}` and `5`
             items = (single.items[0], answer) if gold_structure else (gold, single.items[0])
             return _compare_forms(*items, rel_tol, leaf, depth + 1)
-        other = answer if gold_structure else gold
-        if single.kind == "list" and len(set(single.items)) > 1 and parse_number(other) is not None:
+        listed, other = (gold, answer) if gold_structure else (answer, gold)
+        several = single.kind == "list" and len(set(single.items)) > 1 and not is_prose(listed)
+        if several and parse_number(other) is not None:
             return Outcome(WRONG, gold, answer)  # several answers (a hedge, `2 or 3`) for one number
         return leaf(gold, answer, rel_tol)  # `x > 2` vs `(2, \infty)`, `\pm 2` vs `2, -2`: sympy knows
     equal, unparseable = _structures_equal(gold_structure, answer_structure, rel_tol, leaf, depth)

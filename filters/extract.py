@@ -62,7 +62,7 @@ _SIGN_OFF = re.compile(
 # "answer is", "answer:", and "Answer" right before a formula (`Answer $42$`, `Answer\n\[x+1\]`).
 _ENGLISH_MARKER = (
     r"(?:\bfinal\s+answer|\banswer)(?:[ \t]*\*\*)?"
-    r"(?:[ \t]*(?:\b(?:is|must\s+be|should\s+be|would\s+be|will\s+be)\b[ \t]*:?|[:：])[ \t]*(?:\*\*(?=\s)[ \t]*)?"
+    r"(?:[ \t]*(?:\b(?:is|must\s+be|should\s+be|would\s+be|will\s+be)\b[ \t]*:?|[:：=])[ \t]*(?:\*\*(?=\s)[ \t]*)?"
     r"|(?=\s*(?:\$|\\\[|\\\()))"
 )
 # The same statement in other languages, as models write it (verb or colon after the word for "answer").

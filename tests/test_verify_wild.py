@@ -69,3 +69,15 @@ C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
 def test_answers_in_other_styles(gold, response, expected):
     verdict = verify(gold, response, LENIENT)
     assert verdict.status is expected, verdict
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "She sells 9 eggs at $2 each, so she earns $\\$18$ per day.",  # a sentence with a comma is no list
+        "She sells 9 eggs, so she earns 18 dollars",  # ... with or without maths in it
+    ],
+)
+def test_strict_never_calls_a_one_line_sentence_wrong(response):
+    verdict = verify("18", response, STRICT)
+    assert verdict.status is U, verdict  # taken whole, it is words, not an answer: cannot tell
