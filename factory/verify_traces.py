@@ -48,11 +48,14 @@ class VerifySummary:
         ]
         no_answer = self.by_reason["no_answer"]
         if self.rows and no_answer / self.rows > NO_ANSWER_HINT_SHARE:
-            other = "lenient" if self.extraction == "strict" else "strict"
+            extraction = (
+                "or read closing values too with --extraction lenient"
+                if self.extraction == "strict"
+                else "(--extraction lenient, in use, found no closing value either)"
+            )
             lines.append(
                 f"hint       {no_answer} of {self.rows} rows have no answer the verifier can find: name the "
-                f"answer line with --pattern (e.g. --pattern '^Final:\\s*(.+)$')"
-                + (f" or try --extraction {other}" if other == "lenient" else "")
+                f"answer line with --pattern (e.g. --pattern '^Final:\\s*(.+)$') {extraction}"
             )
         return lines
 

@@ -107,6 +107,9 @@ def test_most_rows_without_an_answer_get_a_hint_naming_the_flags(tmp_path):
     hint = [line for line in output.splitlines() if line.startswith("hint")]
     assert len(hint) == 1 and "4 of 4 rows have no answer" in hint[0]
     assert "--pattern" in hint[0] and "--extraction lenient" in hint[0]
+    code, output = invoke(path)  # lenient: the closing line has no value either, and the hint says so
+    hint = [line for line in output.splitlines() if line.startswith("hint")]
+    assert len(hint) == 1 and "--pattern" in hint[0] and "--extraction lenient, in use" in hint[0]
     code, output = invoke(path, "--pattern", r"^RESULT => (\d+)$")
     assert code == 0 and "hint" not in output and "found by   pattern 4" in output
     summary = json.loads((tmp_path / "custom.verdicts.summary.json").read_text())
