@@ -4,7 +4,12 @@ index, so a run is deterministic and takes well under a second."""
 
 from __future__ import annotations
 
-from factory.config import SamplingConfig
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from factory.config import RunConfig, SamplingConfig, build
 from factory.prompts import load_template
 from factory.records import Problem, Sample
 from factory.teachers import sampling_record
@@ -55,3 +60,21 @@ class ScriptedTeacher:
 
     def close(self) -> None:
         pass
+
+
+def run_config(tmp_path: Path, problems: Iterable[Problem], reject: dict[str, Any]) -> RunConfig:
+    """A run of `problems` by the scripted teacher in `tmp_path/run`, with the `reject` section given."""
+    path = tmp_path / "problems.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": p.id, "problem": p.problem, "answer": p.answer}) + "\n" for p in problems)
+    )
+    return build(
+        RunConfig,
+        {
+            "run_dir": str(tmp_path / "run"),
+            "problems": {"paths": [str(path)]},
+            "teacher": {"model": TEACHER_MODEL},
+            "sampling": {"n": SAMPLING.n},
+            "reject": reject,
+        },
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from local_server import LocalServer, QuietHandler
-from scripted_teacher import SAMPLING, TEACHER_MODEL, ScriptedTeacher, make_sample
+from scripted_teacher import ScriptedTeacher, make_sample, run_config
 
 from factory.config import JudgeConfig, RejectConfig, RunConfig, build, load_config
 from factory.errors import FactoryError
@@ -268,31 +268,14 @@ def test_a_missing_key_variable_stops_before_anything_runs(monkeypatch):
 # --- whole runs -----------------------------------------------------------------------------------------
 
 
-def run_config(tmp_path: Path, judge_url: str) -> RunConfig:
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(
-        "".join(
-            json.dumps({"id": p.id, "problem": p.problem, "answer": p.answer}) + "\n"
-            for p in PROBLEMS.values()
-        )
-    )
-    return build(
-        RunConfig,
-        {
-            "run_dir": str(tmp_path / "run"),
-            "problems": {"paths": [str(problems)]},
-            "teacher": {"model": TEACHER_MODEL},
-            "sampling": {"n": SAMPLING.n},
-            "reject": {
-                "judge": {
-                    "base_url": judge_url,
-                    "model": "judge-model",
-                    "api_key_env": "FACTORY_TEST_JUDGE_KEY",
-                    "max_retries": 1,
-                }
-            },
-        },
-    )
+def judge_run_config(tmp_path: Path, judge_url: str) -> RunConfig:
+    judge = {
+        "base_url": judge_url,
+        "model": "judge-model",
+        "api_key_env": "FACTORY_TEST_JUDGE_KEY",
+        "max_retries": 1,
+    }
+    return run_config(tmp_path, PROBLEMS.values(), {"judge": judge})
 
 
 def shard_rows(run_dir: Path) -> list[dict]:
@@ -310,7 +293,7 @@ def test_a_run_counts_judge_verdicts_apart_ships_what_it_keeps_and_a_rerun_asks_
 ):
     secret = "sk-judge-" + "5" * 24
     monkeypatch.setenv("FACTORY_TEST_JUDGE_KEY", secret)
-    config = run_config(tmp_path, stub.base_url)
+    config = judge_run_config(tmp_path, stub.base_url)
     run_dir = Path(config.run_dir)
 
     summary, made = run_once(config)
@@ -342,7 +325,7 @@ def test_a_run_counts_judge_verdicts_apart_ships_what_it_keeps_and_a_rerun_asks_
 
     moved = JudgeStub()  # the same judge model on another server keeps its verdicts
     try:
-        summary, made = run_once(run_config(tmp_path, moved.base_url))
+        summary, made = run_once(judge_run_config(tmp_path, moved.base_url))
     finally:
         moved.close()
     assert (made, len(moved.prompts), summary.kept) == (0, 0, 2)
@@ -353,7 +336,7 @@ def test_after_an_outage_a_rerun_judges_only_what_failed(tmp_path, monkeypatch):
     down = JudgeStub(status=503)
     log: list[str] = []
     try:
-        summary, made = run_once(run_config(tmp_path, down.base_url), log)
+        summary, made = run_once(judge_run_config(tmp_path, down.base_url), log)
     finally:
         down.close()
     assert made == 6 and summary.judged["failed"] == 3 and summary.kept == 1  # the run finished
@@ -362,7 +345,7 @@ def test_after_an_outage_a_rerun_judges_only_what_failed(tmp_path, monkeypatch):
 
     back = JudgeStub()
     try:
-        summary, made = run_once(run_config(tmp_path, back.base_url))
+        summary, made = run_once(judge_run_config(tmp_path, back.base_url))
     finally:
         back.close()
     assert made == 0 and sent_texts(back) == sorted(SENT)

@@ -3,14 +3,14 @@ shards then hold each kept sample once, and only the kept ones. Runs on the scri
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from scripted_teacher import SAMPLING, TEACHER_MODEL, ScriptedTeacher
+from scripted_teacher import ScriptedTeacher, run_config
 
-from factory.config import RunConfig, build
+from factory.config import RunConfig
+from factory.records import Problem
 from factory.run import run
 
 SCRIPT = {
@@ -27,24 +27,14 @@ SCRIPT = {
 }
 
 
+PROBLEMS = [
+    Problem(id="p1", problem="What is 3 + 4?", answer="7", source="t:1"),
+    Problem(id="p2", problem="What is half of 10?", answer="5", source="t:2"),
+]
+
+
 def config(tmp_path: Path, **reject) -> RunConfig:
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(
-        json.dumps({"id": "p1", "problem": "What is 3 + 4?", "answer": "7"})
-        + "\n"
-        + json.dumps({"id": "p2", "problem": "What is half of 10?", "answer": "5"})
-        + "\n"
-    )
-    return build(
-        RunConfig,
-        {
-            "run_dir": str(tmp_path / "run"),
-            "problems": {"paths": [str(problems)]},
-            "teacher": {"model": TEACHER_MODEL},
-            "sampling": {"n": SAMPLING.n},
-            "reject": reject,
-        },
-    )
+    return run_config(tmp_path, PROBLEMS, reject)
 
 
 def shipped(run_dir: Path) -> Counter[tuple[str, int]]:
