@@ -17,7 +17,8 @@ stated. Where the answer is looked for, strongest first (the first that yields a
    उत्तर: …). The statement's value is its first formula, or what follows its copula
    ("the smallest $k$ is 12" → 12).
 4. `choice`: with a multiple-choice gold, a choice letter in prose ("I think it's B", "(C)", "option D").
-5. `bare`: a response of one short line is the answer as a whole.
+5. `bare`: a response of one short line is the answer as a whole (in lenient mode, unless it is a sentence
+   stating a value: "So she pays $12." is read as step 6 reads a closing line).
 6. Lenient only: the final stated value, after sign-offs ("I hope it is correct.") are trimmed: in the last
    sentence that states a value, its last formula (`last_math`: `$…$`, `$$…$$`, `\\(…\\)`, `\\[…\\]`, formulas
    joined by "and"/"or"/commas together), the right side of its last equation (`last_equation`), or its
