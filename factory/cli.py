@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from factory.errors import FactoryError
+from filters.extract import EXTRACTION_MODES
 
 OVERRIDE_HELP = "Override a config value, e.g. --set sampling.n=8 (repeatable)."
 
@@ -79,7 +80,7 @@ def sft(config_path: str, overrides: tuple[str, ...]) -> None:
 )
 @click.option(
     "--extraction",
-    type=click.Choice(["lenient", "strict"]),
+    type=click.Choice(EXTRACTION_MODES),
     default="lenient",
     show_default=True,
     help="lenient also reads the closing sentence's value when no answer is stated; strict reads stated "

@@ -194,8 +194,7 @@ def verify_many(
 
 def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
     try:
-        gold = _gold_answer(gold)
-        choices, words = choice_letter(gold) is not None, is_text_answer(answer_form(gold))
+        gold, choices, words = _gold_reading(gold)
         found = find_answer(response, config.patterns, choices=choices, words=words, mode=config.extraction)
     except Exception:  # a bug of ours must cost one verdict, not a run
         return Verdict(Status.CANNOT_TELL, "verifier_error", None, verifier=SympyEquivalence.name)
@@ -205,8 +204,11 @@ def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) 
 
 
 @lru_cache(maxsize=4096)
-def _gold_answer(gold: str) -> str:
-    return boxed_answer(gold) or gold  # some data sets keep the gold inside \boxed{}
+def _gold_reading(gold: str) -> tuple[str, bool, bool]:
+    """The gold answer (some data sets keep it inside \\boxed{}), and whether it is a choice letter or
+    words: what extraction looks for. Cached: a problem's n samples share one gold."""
+    gold = boxed_answer(gold) or gold
+    return gold, choice_letter(gold) is not None, is_text_answer(answer_form(gold))
 
 
 def _check(gold: str, answer: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
