@@ -147,16 +147,31 @@ class JudgeConfig:
 
 
 @dataclass
+class MajorityConfig:
+    """Majority-vote gold, for problems that come without an answer: the answers of a problem's samples vote
+    by the verifier's equivalence (`1/2` and `0.5` vote together); the largest group is the gold if it holds
+    at least `min_share` of the draws and `min_votes` votes. Problems with a gold are voted on too, and a
+    gold the majority contradicts is flagged in `problem_stats.jsonl` and the summary."""
+
+    min_share: float = 0.5
+    min_votes: int = 2
+
+    def validate(self) -> None:
+        _check(0 < self.min_share <= 1, "min_share", f"must be in (0, 1], got {self.min_share}")
+        _check(self.min_votes >= 1, "min_votes", f"must be >= 1, got {self.min_votes}")
+
+
+@dataclass
 class RejectConfig:
     answer_patterns: list[str] = field(default_factory=list)  # regexes tried when there is no \boxed{}
     # strict: stated answers only (a box, "The answer is", a pattern): the prompt asks for a box, and a trace
     # that ignores the format is not one to teach. lenient: also the closing sentence's value.
     extraction: str = "strict"
-    keep_truncated: bool = False  # finish_reason == "length" is rejected as `truncated` unless set
     timeout_s: float = 5.0
     rel_tol: float = 0.01  # how far a rounded decimal may be from the value it rounds; 0 compares exactly
     workers: int | None = None  # symbolic checks at a time; default all cores
     judge: JudgeConfig | None = None  # a model asked about what the rules cannot tell; off by default
+    majority: MajorityConfig | None = None  # problems without a gold take their samples' majority answer
 
     def validate(self) -> None:
         import re
@@ -175,14 +190,98 @@ class RejectConfig:
 @dataclass
 class AdaptiveConfig:
     """Adaptive rejection sampling. With `target_kept` > 0, problems are sampled in rounds of `sampling.n`
-    draws; a problem stops once it has `target_kept` kept traces or `max_samples` draws. 0 keeps fixed n."""
+    draws; a problem stops once it has `target_kept` traces that pass the verifier and the trace filters,
+    once a selector can keep no other (`at_most: k` with k of them), after `give_up_after` draws without
+    one, or at `max_samples` draws. 0 keeps fixed n."""
 
     target_kept: int = 0
     max_samples: int = 16
+    give_up_after: int | None = None  # draws without a passing trace after which a problem is given up
 
     def validate(self) -> None:
         _check(self.target_kept >= 0, "target_kept", f"must be >= 0, got {self.target_kept}")
         _check(self.max_samples >= 1, "max_samples", f"must be >= 1, got {self.max_samples}")
+        _check(
+            self.give_up_after is None or self.give_up_after >= 1,
+            "give_up_after",
+            f"must be >= 1, got {self.give_up_after}",
+        )
+
+
+@dataclass
+class CurateConfig:
+    """The curate stage: which verified traces ship. Each list is in order; an item is a unit's name, or
+    `{name: {parameter: value}}`, or `{name: value}` for a unit's first parameter (`- at_most: 2`). A trace
+    is dropped by the first unit that finds a reason; leave a unit out of the list to turn it off."""
+
+    filters: list[Any] = field(default_factory=lambda: list(_trace_filter_defaults()))
+    select: list[Any] = field(default_factory=lambda: list(_selector_defaults()))
+    budget: int | None = (
+        None  # total rows: "fair" round-robin, each problem's best trace first, then its second...
+    )
+
+    def validate(self) -> None:
+        self.trace_filters()
+        self.selectors()
+        _check(self.budget is None or self.budget >= 1, "budget", f"must be >= 1, got {self.budget}")
+
+    def trace_filters(self) -> list[tuple[str, Any]]:
+        from filters.trace_filters import TRACE_FILTERS
+
+        return _units(self.filters, TRACE_FILTERS, "filters")
+
+    def selectors(self) -> list[tuple[str, Any]]:
+        from filters.selectors import SELECTORS
+
+        return _units(self.select, SELECTORS, "select")
+
+
+def _trace_filter_defaults() -> tuple[str, ...]:
+    from filters.trace_filters import DEFAULT_TRACE_FILTERS
+
+    return tuple(DEFAULT_TRACE_FILTERS)
+
+
+def _selector_defaults() -> tuple[str, ...]:
+    from filters.selectors import DEFAULT_SELECTORS
+
+    return tuple(DEFAULT_SELECTORS)
+
+
+def _units(items: list[Any], registry: dict[str, type], key: str) -> list[tuple[str, Any]]:
+    """Build the units named in `items` from `registry` (name → class whose fields are its parameters)."""
+    units: list[tuple[str, Any]] = []
+    for index, item in enumerate(items):
+        where = f"{key}[{index}]"
+        if isinstance(item, dict) and len(item) == 1:
+            ((name, params),) = item.items()
+        elif isinstance(item, str):
+            name, params = item, {}
+        else:
+            raise _FieldError(where, f"must be a unit's name or {{name: parameters}}, got {item!r}")
+        if name not in registry:
+            raise _FieldError(where, f"unknown unit {name!r}; choose from {', '.join(registry)}")
+        unit_class = registry[name]
+        fields = [f.name for f in dataclasses.fields(unit_class)]
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            if not fields:
+                raise _FieldError(f"{where}.{name}", "takes no parameters")
+            params = {fields[0]: params}
+        unknown = sorted(set(params) - set(fields))
+        if unknown:
+            valid = ", ".join(fields) or "none"
+            raise _FieldError(f"{where}.{name}.{unknown[0]}", f"is not a parameter; valid: {valid}")
+        try:
+            units.append((name, unit_class(**params)))
+        except (TypeError, ValueError) as error:
+            raise _FieldError(f"{where}.{name}", str(error)) from None
+    names = [name for name, _ in units]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _FieldError(key, f"lists {repeated[0]!r} twice; each unit counts its drops under its name")
+    return units
 
 
 @dataclass
@@ -207,6 +306,7 @@ class RunConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     reject: RejectConfig = field(default_factory=RejectConfig)
     adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
+    curate: CurateConfig = field(default_factory=CurateConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
 
     def all_teachers(self) -> list[TeacherConfig]:

@@ -9,15 +9,23 @@ provenance.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.records import Problem, Sample, SampleVerdict
+from factory.config import PackageConfig
+from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Sample
+from factory.storage import StageMarkers, fingerprint, write_jsonl
+from filters.selectors import fair_quotas
 
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
@@ -28,6 +36,8 @@ SCHEMA = pa.schema(
         ("trace", pa.string()),
         ("answer", pa.string()),
         ("gold_answer", pa.string()),
+        ("gold_source", pa.string()),  # given | majority: the gold was the teacher's majority answer
+        ("vote_share", pa.float64()),  # the majority answer's share of the problem's draws (majority on)
         ("problem", pa.string()),
         ("problem_id", pa.string()),
         ("sample_index", pa.int32()),
@@ -57,14 +67,16 @@ def trace_text(sample: Sample) -> str:
     return sample.text
 
 
-def to_row(sample: Sample, verdict: SampleVerdict, problem: Problem) -> dict[str, Any]:
+def to_row(sample: Sample, kept: KeptTrace, problem: Problem, curation: ProblemCuration) -> dict[str, Any]:
     trace = trace_text(sample)
     return {
         "prompt": sample.messages,
         "completion": [{"role": "assistant", "content": trace}],
         "trace": trace,
-        "answer": verdict.extracted,
-        "gold_answer": verdict.gold,
+        "answer": kept.answer,
+        "gold_answer": curation.gold,
+        "gold_source": curation.gold_source,
+        "vote_share": curation.vote_share,
         "problem": problem.problem,
         "problem_id": sample.problem_id,
         "sample_index": sample.sample_index,
@@ -74,15 +86,15 @@ def to_row(sample: Sample, verdict: SampleVerdict, problem: Problem) -> dict[str
         "sampling_params": json.dumps(sample.sampling, sort_keys=True),
         "prompt_template": sample.prompt_template,
         "prompt_hash": sample.prompt_hash,
-        "verdict_status": verdict.status,
-        "verdict_reason": verdict.reason,
-        "verifier": verdict.verifier,
-        "answer_found_by": verdict.found_by,
+        "verdict_status": kept.status,
+        "verdict_reason": kept.reason,
+        "verifier": kept.verifier,
+        "answer_found_by": kept.found_by,
         "finish_reason": sample.finish_reason,
         "prompt_tokens": sample.prompt_tokens,
         "completion_tokens": sample.completion_tokens,
         "latency_s": sample.latency_s,
-        "sample_key": verdict.sample_key,
+        "sample_key": kept.sample_key,
     }
 
 
@@ -144,11 +156,138 @@ class ShardWriter:
         return self._dir / f".{self._prefix}-{len(self.paths):05d}.parquet.tmp"
 
 
-def shipped_keys(shards_dir: Path) -> set[str]:
-    """The sample keys already in finished shards; leftovers of a killed writer are removed."""
-    for leftover in shards_dir.glob(".*.parquet.tmp"):
-        leftover.unlink()
-    keys: set[str] = set()
-    for path in shards_dir.glob("*.parquet"):
-        keys.update(pq.read_table(path, columns=["sample_key"]).column(0).to_pylist())
-    return keys
+@dataclass
+class Tally:
+    """Counts over every problem's curation: what the summary prints and the manifest records."""
+
+    problems_curated: int = 0
+    problems_solved: int = 0  # with at least one kept trace
+    samples: int = 0
+    correct: int = 0
+    kept: int = 0
+    dropped: dict[str, Counter[str]] = field(default_factory=dict)  # unit → reason → samples
+    gold_sources: Counter[str] = field(default_factory=Counter)  # given | majority → problems
+    no_majority: int = 0  # problems without a gold whose samples reached no majority
+    majority_disagrees: int = 0  # problems whose given gold the teacher's majority contradicts
+    teachers: dict[str, Counter[str]] = field(default_factory=dict)  # teacher → samples, kept
+
+    def drop(self, unit: str, reason: str, teacher: str) -> None:
+        self.dropped.setdefault(unit, Counter())[reason] += 1
+        self.teachers.setdefault(teacher, Counter())["samples"] += 1
+
+
+BUDGET_UNIT = "budget"
+
+
+def package(
+    run_dir: Path,
+    problems: Sequence[Problem],
+    scope_ids: Iterable[str],
+    config: PackageConfig,
+    budget: int | None,
+    curate_inputs: str,
+) -> Tally:
+    """Shards, `excluded.jsonl` and `problem_stats.jsonl` from the curation journal and the samples; the
+    tally of it all. Written again only when the curation (or the package config) changed since the last
+    time, each file atomically, so a killed packaging is simply redone by the next invocation."""
+    from factory.ledger import read_curated, read_keyed_samples
+
+    curated_dir, shards_dir = run_dir / "curated", run_dir / "shards"
+    in_scope = set(scope_ids)
+    parts = [(path.name, path.stat().st_size) for path in sorted(curated_dir.glob("part-*.jsonl"))]
+    inputs = fingerprint(curate_inputs, dataclasses.asdict(config), budget, parts, sorted(in_scope))
+    markers = StageMarkers(run_dir)
+    # The files made are part of the marker: one removed or renamed since (by hand) is made again.
+    rebuild = not markers.is_done("shards", fingerprint(inputs, _outputs(run_dir)))
+
+    counts = {c.problem_id: len(c.kept) for c in read_curated(curated_dir, in_scope)}
+    order = [problem.id for problem in problems if problem.id in in_scope]
+    quota = dict(zip(order, fair_quotas([counts.get(pid, 0) for pid in order], budget))) if budget else counts
+    tally = Tally()
+    kept: dict[str, tuple[KeptTrace, ProblemCuration]] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    exclusions = _Lines(run_dir / "excluded.jsonl") if rebuild else None
+    for curation in read_curated(curated_dir, in_scope):
+        tally.problems_curated += 1
+        tally.samples += curation.drawn
+        tally.correct += curation.correct
+        tally.gold_sources[curation.gold_source] += 1
+        tally.majority_disagrees += curation.majority_disagrees
+        tally.no_majority += curation.gold_source == "majority" and curation.majority is None
+        header = dataclasses.replace(curation, kept=[], excluded=[])
+        for exclusion in curation.excluded:
+            tally.drop(exclusion.unit, exclusion.reason, exclusion.teacher)
+            if exclusions:
+                exclusions.add({"problem_id": curation.problem_id, **exclusion.to_dict()})
+        shipped = curation.kept[: quota[curation.problem_id]]
+        for trace in curation.kept[len(shipped) :]:
+            tally.drop(BUDGET_UNIT, "over_budget", trace.teacher)
+            if exclusions:
+                over = Exclusion(
+                    trace.sample_key,
+                    trace.sample_index,
+                    BUDGET_UNIT,
+                    "over_budget",
+                    trace.answer,
+                    "",
+                    trace.teacher,
+                )
+                exclusions.add({"problem_id": curation.problem_id, **over.to_dict()})
+        for trace in shipped:
+            tally.teachers.setdefault(trace.teacher, Counter()).update(("samples", "kept"))
+            if rebuild:
+                kept[trace.sample_key] = (trace, header)
+        tally.kept += len(shipped)
+        tally.problems_solved += bool(shipped)
+        stats[curation.problem_id] = {
+            "samples": curation.drawn,
+            "correct": curation.correct,
+            "kept": len(shipped),
+            "pass_rate": round(curation.correct / curation.drawn, 4) if curation.drawn else None,
+            "gold_source": curation.gold_source,
+            "majority": curation.majority,
+            "vote_share": curation.vote_share,
+            "majority_disagrees": curation.majority_disagrees,
+        }
+    if not rebuild:
+        return tally
+    shutil.rmtree(shards_dir, ignore_errors=True)
+    by_id = {problem.id: problem for problem in problems}
+    writer = ShardWriter(shards_dir, "train", config.rows_per_shard, config.compression)
+    for key, sample in read_keyed_samples(run_dir / "samples"):
+        if (found := kept.get(key)) is not None:
+            writer.add(to_row(sample, found[0], by_id[sample.problem_id], found[1]))
+    writer.close()
+    assert exclusions is not None
+    exclusions.close()
+    write_jsonl(
+        run_dir / "problem_stats.jsonl",
+        ({"problem_id": pid, **stats.get(pid, {"samples": 0, "kept": 0})} for pid in order),
+    )
+    markers.mark_done("shards", fingerprint(inputs, _outputs(run_dir)))
+    return tally
+
+
+def _outputs(run_dir: Path) -> list[tuple[str, int]]:
+    paths = [
+        *sorted((run_dir / "shards").glob("*.parquet")),
+        run_dir / "excluded.jsonl",
+        run_dir / "problem_stats.jsonl",
+    ]
+    return [(path.name, path.stat().st_size) for path in paths if path.exists()]
+
+
+class _Lines:
+    """A JSON-lines file written under a temporary name and renamed into place when closed."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._temporary = path.with_name(f".{path.name}.tmp")
+        self._handle = self._temporary.open("w", encoding="utf-8")
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._handle.close()
+        os.replace(self._temporary, self._path)

@@ -24,12 +24,13 @@ def derive_id(problem: str) -> str:
     return "p-" + hashlib.sha256(" ".join(problem.split()).encode()).hexdigest()[:16]
 
 
-def read_problems(config: ProblemsConfig) -> Iterator[Problem]:
-    """All problems of all configured files, in order. Duplicate ids are an error."""
+def read_problems(config: ProblemsConfig, without_answer: bool = False) -> Iterator[Problem]:
+    """All problems of all configured files, in order. Duplicate ids are an error. So is a row without an
+    answer, unless `without_answer` (its answer is then "": its samples' majority answer becomes its gold)."""
     seen: dict[str, str] = {}
     for path_str in config.paths:
         path = Path(path_str)
-        for count, problem in enumerate(_read_file(path, config), start=1):
+        for count, problem in enumerate(_read_file(path, config, without_answer), start=1):
             if config.limit_per_file is not None and count > config.limit_per_file:
                 break
             if problem.id in seen:
@@ -56,9 +57,9 @@ def read_rows(
         yield f"{path}:{where}", row
 
 
-def _read_file(path: Path, config: ProblemsConfig) -> Iterator[Problem]:
+def _read_file(path: Path, config: ProblemsConfig, without_answer: bool) -> Iterator[Problem]:
     for where, row in read_rows(path, config.format):
-        yield _to_problem(row, where, config)
+        yield _to_problem(row, where, config, without_answer)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -103,14 +104,18 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise FactoryError(f"{path}: not a readable Parquet file ({error})") from None
 
 
-def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig) -> Problem:
+def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig, without_answer: bool) -> Problem:
     fields = config.fields
 
     def hint(role: str) -> str:
         return f"fix the row or map the {role} with problems.fields.{role}"
 
     text = text_field(row, fields.problem, source, hint("problem"))
-    answer = text_field(row, fields.answer, source, hint("answer"))
+    given = row.get(fields.answer)
+    if without_answer and (given is None or (isinstance(given, str) and not given.strip())):
+        answer = ""  # the majority answer of its samples will be its gold
+    else:
+        answer = text_field(row, fields.answer, source, hint("answer") + ", or set reject.majority")
     given_id = row.get(fields.id) if fields.id is not None else None
     if given_id is None or (isinstance(given_id, str) and not given_id.strip()):
         problem_id = derive_id(text)  # the input has no id for this row: derive a stable one

@@ -43,6 +43,17 @@ class PromptTemplate:
     system: str | None = None
     completion: str | None = None
 
+    @property
+    def answer_format(self) -> str | None:
+        """How the template asks for the final answer, read from its text: "boxed" (`\\boxed{}`),
+        "answer_line" (a closing "Answer:" line) or None. The `format` trace filter holds traces to it."""
+        text = "\n".join(part for part in (self.system, self.user, self.completion) if part)
+        if "\\boxed" in text:
+            return "boxed"
+        if "Answer:" in text:
+            return "answer_line"
+        return None
+
     def messages(self, problem: str, **values: str) -> list[Message]:
         """System and user messages; `values` fill a judge template's `{gold}` and `{response}`."""
         messages = [{"role": "system", "content": self.system}] if self.system else []

@@ -86,17 +86,17 @@ def sample_key(
 
 @dataclass(slots=True)
 class SampleVerdict(_Record):
-    """The reject stage's decision on one sample."""
+    """The verifier's outcome on one sample, and nothing else: whether the sample ships is the curate stage's
+    decision, so a change of curation never verifies again."""
 
     problem_id: str
     sample_index: int
     status: str  # correct | incorrect | cannot_tell
     reason: str
-    kept: bool
     extracted: str | None
-    gold: str
+    gold: str  # the given gold answer, or the majority answer of the problem's samples (`gold_source`)
     verifier: str
-    sample_key: str  # the judged sample (`Sample.key`); a re-run judges only samples without a verdict
+    sample_key: str  # the verified sample (`Sample.key`); a re-run verifies only samples without a verdict
     teacher: str  # "backend:model" that made the sample, for per-teacher counts
     found_by: str | None = (
         None  # how the answer was found: boxed, marker, last_number... (verdicts before 0.3: None)
@@ -106,3 +106,85 @@ class SampleVerdict(_Record):
     rule_reason: str | None = None
     judge_prompt_hash: str | None = None
     judge_reply: str | None = None
+    gold_source: str = "given"  # given | majority (the problem came without a gold: `reject.majority`)
+    vote_share: float | None = (
+        None  # with a majority gold: the share of the problem's samples that voted for it
+    )
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> SampleVerdict:
+        row = dict(row)
+        row.pop(
+            "kept", None
+        )  # verdicts before the curate stage carried the keep decision; it is curation's now
+        return cls(**row)
+
+
+@dataclass(slots=True)
+class Exclusion(_Record):
+    """One sample the curate stage dropped: which unit dropped it, and why. The trace is kept with it, so the
+    exclusions can be read (and a unit's threshold judged) without joining the sample journal."""
+
+    sample_key: str
+    sample_index: int
+    unit: str  # verifier, truncated, format, repetition..., or a selector's name
+    reason: str  # the unit's snake_case reason: wrong_answer, truncated, not_boxed, over_k...
+    answer: str | None
+    trace: str
+    teacher: str
+
+
+@dataclass(slots=True)
+class ProblemVote(_Record):
+    """How a problem's samples voted on its answer (`reject.majority`): one line of the vote journal, made
+    with the verdicts (it needs the verifier's equivalence), so curation never needs the verifier."""
+
+    problem_id: str
+    drawn: int
+    answer: str | None  # the majority answer; None when there is none (`reason` says why)
+    votes: int
+    share: float
+    reason: str  # majority | no_answers | tie | below_share | too_few_votes
+    disagrees: bool  # the problem has a gold, and the majority answer is not equivalent to it
+
+
+@dataclass(slots=True)
+class KeptTrace(_Record):
+    """A sample the curate stage keeps, with what its shard row needs from its verdict."""
+
+    sample_key: str
+    sample_index: int
+    answer: str | None
+    found_by: str | None
+    status: str
+    reason: str
+    verifier: str
+    teacher: str
+
+
+@dataclass(slots=True)
+class ProblemCuration(_Record):
+    """The curate stage's decision on one problem, once all its draws are verified: one line of the curation
+    journal. Written once per problem and curate config; the shards are made from these lines."""
+
+    problem_id: str
+    drawn: int
+    correct: int  # judged correct by the verifier, before any trace filter
+    gold: str
+    gold_source: str  # given | majority
+    kept: list[KeptTrace]  # best first, as the selectors ordered them
+    excluded: list[Exclusion]
+    vote_share: float | None = None  # the majority answer's share of the draws (`reject.majority` on)
+    majority: str | None = None  # the majority answer, where there is one
+    majority_disagrees: bool = False  # a given gold that the teacher's majority contradicts: check the gold
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> ProblemCuration:
+        row = dict(row)
+        row["kept"] = [KeptTrace(**item) for item in row["kept"]]
+        row["excluded"] = [Exclusion(**item) for item in row["excluded"]]
+        return cls(**row)

@@ -3,15 +3,20 @@
     run_dir/
       config.yaml          the config this run was made with (a snapshot, defaults filled in)
       samples/part-*.jsonl every teacher sample, kept or not
-      verdicts/part-*.jsonl one verdict per sample, with its reason
+      verdicts/part-*.jsonl one verdict per sample: the verifier's outcome, with its reason
+      votes/part-*.jsonl   per problem, how its samples voted on the answer (with `reject.majority`)
+      curated/part-*.jsonl per problem, the traces kept and every exclusion with its unit and reason
       shards/train-*.parquet + shards/manifest.json
-      problem_stats.jsonl  per problem: samples drawn, kept, pass rate
+      excluded.jsonl       every sample not shipped: the unit that dropped it, why, and its trace
+      problem_stats.jsonl  per problem: samples drawn, correct, kept, pass rate, gold source, vote
       summary.json         the counts printed at the end, and throughput
-      stages/*.done        the reject and package configs the verdicts and shards were made with
+      stages/*.done        the configs the verdicts, curation and shards were made with
 
-Generation, verification and packaging run as one stream (`factory.pipeline`). A re-run of the same command
-generates only the samples whose keys are not on disk yet, verifies only samples without a verdict and
-writes only kept rows missing from the shards. A run folder refuses a config that would generate differently.
+Generation, verification and curation run as one stream (`factory.pipeline`); packaging follows from what is
+on disk (`factory.package`). A re-run of the same command generates only the samples whose keys are not on
+disk yet, verifies only samples without a verdict and curates only problems not curated; a changed curate
+config re-curates and re-packages without an engine or the verifier. A run folder refuses a config that
+would generate differently.
 """
 
 from __future__ import annotations
@@ -31,14 +36,17 @@ import yaml
 
 import filters
 from factory import config as config_module
-from factory.config import ProblemsConfig, RejectConfig, RunConfig
+from factory.config import RejectConfig, RunConfig
+from factory.curate import Curator
 from factory.errors import FactoryError
 from factory.judge import JUDGE_ERROR, ModelJudge
-from factory.pipeline import LazyTeacher, Ledger, Scope, read_verdicts, stream
+from factory.ledger import NO_GOLD, Ledger, Scope, read_verdicts, read_votes
+from factory.package import Tally, package
+from factory.pipeline import LazyTeacher, stream
 from factory.problems import read_problems
 from factory.progress import Progress
 from factory.prompts import load_template
-from factory.storage import fingerprint, write_json, write_jsonl
+from factory.storage import fingerprint, write_json
 from factory.teachers import Log, Teacher, make_teacher
 
 # `extra_body` fields that change what a server reports, not what it generates.
@@ -78,8 +86,12 @@ class Summary:
     problems: int = 0
     problems_solved: int = 0
     samples: int = 0
+    correct: int = 0
     kept: int = 0
-    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)  # unit → reason → samples
+    gold_sources: dict[str, int] = field(default_factory=dict)  # given | majority → problems
+    no_majority: int = 0  # problems without a gold whose samples reached no majority
+    majority_disagrees: int = 0  # problems whose given gold the teacher's majority contradicts
     generated_now: int = 0
     reused_problems: int = 0
     completion_tokens_now: int = 0
@@ -92,7 +104,8 @@ class Summary:
 
     @property
     def pass_rate(self) -> float:
-        return self.kept / self.samples if self.samples else 0.0
+        """The verifier's: correct over drawn, before curation."""
+        return self.correct / self.samples if self.samples else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable stats written to summary.json."""
@@ -106,15 +119,34 @@ class Summary:
         counts = ", ".join(f"{name} {self.judged.get(name, 0)}" for name in JUDGED_COUNTS)
         return f"judged     by model ({self.judge}): {self.judged.get('samples', 0)} ({counts})"
 
+    def _gold_line(self) -> str:
+        sources = ", ".join(f"{source} {count}" for source, count in sorted(self.gold_sources.items()))
+        notes = [f"{self.no_majority} without a majority"] if self.no_majority else []
+        if self.majority_disagrees:
+            notes.append(
+                f"{self.majority_disagrees} given golds the majority contradicts (problem_stats.jsonl)"
+            )
+        return f"gold       {sources}" + (f"; {'; '.join(notes)}" if notes else "")
+
     def lines(self) -> list[str]:
-        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dropped_by_reason.items()))
+        width = max((len(unit) for unit in self.dropped), default=0)
+        drops = [
+            f"dropped by {unit:<{width}} {sum(reasons.values()):6d}  "
+            + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items(), key=lambda i: -i[1]))
+            for unit, reasons in self.dropped.items()
+        ]
         return [
             f"problems   {self.problems} ({self.problems_solved} with at least one kept trace)",
             f"samples    {self.samples} ({self.generated_now} generated now, {self.reused_problems} problems reused)",
-            f"kept       {self.kept}",
-            f"pass rate  {self.pass_rate:.1%}",
-            f"dropped    {reasons or 'none'}",
+            f"correct    {self.correct} (pass rate {self.pass_rate:.1%})",
+            *(
+                [self._gold_line()]
+                if len(self.gold_sources) > 1 or self.no_majority or self.majority_disagrees
+                else []
+            ),
             *([self._judged_line()] if self.judge else []),
+            *(drops or ["dropped    none"]),
+            f"kept       {self.kept}",
             *(
                 f"teacher    {name}: {counts['samples']} samples, {counts['kept']} kept"
                 for name, counts in self.teachers.items()
@@ -146,27 +178,30 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     if config.reject.judge is not None:  # built first: a missing key variable stops the run before it starts
         judge = ModelJudge(config.reject.judge, log)
         log(f"{judge.name} rules on what the rules cannot tell ({', '.join(config.reject.judge.base_url)})")
+    curator = Curator(config.curate, template, log)
     key = generation_key(config, template.hash)
     _claim_run_dir(run_dir, key)
     (run_dir / "config.yaml").write_text(config_module.dump(config))
     _drop_stage_files(run_dir)
     summary = Summary(run_dir=str(run_dir))
 
-    # One pass to count the problems and note each gold; the pipeline reads them again as a stream.
-    golds = {problem.id: hash(problem.answer) for problem in read_problems(config.problems)}
-    summary.problems = len(golds)
-    log(f"{len(golds)} problems from {', '.join(config.problems.paths)}")
-    scope = Scope(golds, config.max_draws())
-    judge_prompt_hash = judge.template.hash if judge else None
-    reject_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
-    shards_inputs = fingerprint(
-        reject_inputs,
-        dataclasses.asdict(config.package),
-        dataclasses.asdict(config.problems),
-        scope.max_draws,
+    # Read once: the problems' text stays in memory for the whole run (requests, curation, rows).
+    problems = {
+        problem.id: problem
+        for problem in read_problems(config.problems, without_answer=config.reject.majority is not None)
+    }
+    summary.problems = len(problems)
+    without_gold = sum(problem.answer == NO_GOLD for problem in problems.values())
+    log(
+        f"{len(problems)} problems from {', '.join(config.problems.paths)}"
+        + (f"; {without_gold} without an answer take their samples' majority answer" if without_gold else "")
     )
-    ledger = Ledger.read(run_dir, reject_inputs, shards_inputs, scope)
-    progress = Progress(len(golds), log)
+    scope = Scope({pid: hash(problem.answer) for pid, problem in problems.items()}, config.max_draws())
+    judge_prompt_hash = judge.template.hash if judge else None
+    verify_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
+    curate_inputs = fingerprint(verify_inputs, dataclasses.asdict(config.curate), scope.max_draws)
+    ledger = Ledger.read(run_dir, verify_inputs, curate_inputs, scope)
+    progress = Progress(len(problems), log)
     teachers = [
         LazyTeacher(start_teacher or functools.partial(make_teacher, teacher, config.sampling, log))
         for teacher in config.all_teachers()
@@ -176,25 +211,32 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
             config,
             run_dir,
             template,
-            lambda: read_problems(config.problems),
+            problems,
             ledger,
             scope,
             teachers,
             progress,
+            curator,
+            read_votes(run_dir, scope) if config.reject.majority else {},
             judge,
         )
     finally:
         for teacher in teachers:
             teacher.close()
         progress.finish()
-    del ledger  # the keys are not needed for the tally
+    del ledger  # the keys are not needed for packaging
     summary.generated_now = stats.samples_generated
     summary.reused_problems = stats.problems_reused
     summary.completion_tokens_now = stats.completion_tokens
     summary.generate_seconds = stats.generate_seconds
     summary.judge = judge.name if judge else None
-    _tally(run_dir, scope, summary, config.problems)
 
+    tally = package(
+        run_dir, list(problems.values()), scope.golds, config.package, config.curate.budget, curate_inputs
+    )
+    _fill(summary, tally)
+    if judge is not None:
+        summary.judged = _judged(run_dir, scope)
     shards_dir = run_dir / "shards"
     summary.shards = sorted(str(path) for path in shards_dir.glob("*.parquet"))
     write_json(shards_dir / "manifest.json", _manifest(config, summary, shards_dir))
@@ -203,45 +245,31 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     return summary
 
 
-def _tally(run_dir: Path, scope: Scope, summary: Summary, problems_config: ProblemsConfig) -> None:
-    """Counts over every verdict in scope, and `problem_stats.jsonl` in the order of the problem files."""
-    drawn: Counter[str] = Counter()
-    kept: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    teachers: dict[str, Counter[str]] = {}
+def _fill(summary: Summary, tally: Tally) -> None:
+    summary.samples = tally.samples
+    summary.correct = tally.correct
+    summary.kept = tally.kept
+    summary.problems_solved = tally.problems_solved
+    summary.dropped = {unit: dict(reasons) for unit, reasons in tally.dropped.items()}
+    summary.gold_sources = dict(tally.gold_sources)
+    summary.no_majority = tally.no_majority
+    summary.majority_disagrees = tally.majority_disagrees
+    summary.teachers = {
+        name: {"samples": c["samples"], "kept": c["kept"]} for name, c in sorted(tally.teachers.items())
+    }
+
+
+def _judged(run_dir: Path, scope: Scope) -> dict[str, int]:
+    """The model judge's verdicts, by outcome (`failed`: it could not be asked)."""
     judged: Counter[str] = Counter()
     for verdict in read_verdicts(run_dir / "verdicts", scope):
-        drawn[verdict.problem_id] += 1
-        kept[verdict.problem_id] += verdict.kept
-        if not verdict.kept:
-            reasons[verdict.reason] += 1
-        counts = teachers.setdefault(verdict.teacher, Counter())
-        counts["samples"] += 1
-        counts["kept"] += verdict.kept
-        if verdict.judge_prompt_hash is not None:  # the model judge ruled on it
+        if verdict.judge_prompt_hash is not None:
             judged["samples"] += 1
             if verdict.reason == JUDGE_ERROR:
                 judged["failed"] += 1
             else:
                 judged["unclear" if verdict.status == "cannot_tell" else verdict.status] += 1
-    summary.samples = sum(drawn.values())
-    summary.kept = sum(kept.values())
-    summary.problems_solved = sum(1 for count in kept.values() if count)
-    summary.dropped_by_reason = dict(reasons)
-    summary.teachers = {name: dict(counts) for name, counts in sorted(teachers.items())}
-    summary.judged = {name: judged[name] for name in ("samples", *JUDGED_COUNTS)} if summary.judge else {}
-    write_jsonl(
-        run_dir / "problem_stats.jsonl",
-        (
-            {
-                "problem_id": problem.id,
-                "samples": drawn[problem.id],
-                "kept": kept[problem.id],
-                "pass_rate": round(kept[problem.id] / drawn[problem.id], 4) if drawn[problem.id] else None,
-            }
-            for problem in read_problems(problems_config)
-        ),
-    )
+    return {name: judged[name] for name in ("samples", *JUDGED_COUNTS)}
 
 
 def _drop_stage_files(run_dir: Path) -> None:
@@ -306,9 +334,11 @@ def _manifest(config: RunConfig, summary: Summary, shards_dir: Path) -> dict[str
             "problems": summary.problems,
             "problems_solved": summary.problems_solved,
             "samples": summary.samples,
+            "correct": summary.correct,
             "kept": summary.kept,
             "pass_rate": round(summary.pass_rate, 4),
-            "dropped_by_reason": summary.dropped_by_reason,
+            "dropped": summary.dropped,
+            "gold_sources": summary.gold_sources,
             "judged_by_model": summary.judged,
         },
         "config": config_module.to_dict(

@@ -53,21 +53,25 @@ class Journal:
     """An append-only JSON-lines file for results that must survive a crash the moment they exist.
 
     Each `append` writes whole lines and fsyncs them. A crash can leave at most one torn last line, which
-    `read_journal` never returns. A journal is never reopened: a later run starts a new file.
+    `read_journal` never returns. A journal is never reopened: a later run starts a new file. The file is
+    made on the first append, so an invocation with nothing to record leaves none behind.
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._handle = path.open("x", encoding="utf-8")
+        self._handle: IO[str] | None = None
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("x", encoding="utf-8")
         self._handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:

@@ -157,9 +157,12 @@ def _pool_of_size(workers: int) -> DeadlinePool:
     return DeadlinePool(workers=workers, warmup=_warm_up)
 
 
-def check_answer(gold: str, answer: str, config: VerifyConfig | None = None) -> Verdict:
-    """Check a bare answer against the gold: exact match first, then equivalence. Never raises."""
-    return _check(gold, answer, config or VerifyConfig(), shared_pool())
+def check_answer(
+    gold: str, answer: str, config: VerifyConfig | None = None, *, workers: int | None = 1
+) -> Verdict:
+    """Check a bare answer against the gold: exact match first, then equivalence. Never raises. `workers`
+    picks the pool as `verify_many` does (None: all cores), so a caller of both starts one pool."""
+    return _check(gold, answer, config or VerifyConfig(), shared_pool(workers or os.cpu_count() or 1))
 
 
 def verify(gold: str, response: str, config: VerifyConfig | None = None) -> Verdict:

@@ -12,7 +12,7 @@ from typing import Any
 from factory.config import RunConfig, SamplingConfig, build
 from factory.prompts import load_template
 from factory.records import Problem, Sample
-from factory.teachers import sampling_record
+from factory.teachers import SampleContext, sampling_record
 
 TEMPLATE = load_template("boxed_cot")
 SAMPLING = SamplingConfig(n=3)  # a run config that sets only `sampling.n: 3` samples with these settings
@@ -23,21 +23,20 @@ Script = dict[str, list[tuple[str, str]]]
 
 def make_sample(problem: Problem, index: int, text: str, finish_reason: str = "stop") -> Sample:
     """A sample as a teacher of `TEACHER_MODEL` would make it, so a run finds its key on disk."""
-    return Sample(
-        problem_id=problem.id,
-        sample_index=index,
-        messages=TEMPLATE.messages(problem.problem),
-        prompt_text=None,
-        prompt_template=TEMPLATE.name,
-        prompt_hash=TEMPLATE.hash,
+    asked = SampleContext(
+        problem.id,
+        TEMPLATE.messages(problem.problem),
+        template=TEMPLATE,
+        backend=ScriptedTeacher.backend,
+        model=TEACHER_MODEL,
+        sampling=sampling_record(SAMPLING),
+    )
+    return asked.sample(
+        index,
         text=text,
-        reasoning=None,
         finish_reason=finish_reason,
         prompt_tokens=20,
         completion_tokens=len(text.split()),
-        teacher_backend="scripted",
-        teacher_model=TEACHER_MODEL,
-        sampling=sampling_record(SAMPLING),
         latency_s=0.1,
     )
 
@@ -62,11 +61,18 @@ class ScriptedTeacher:
         pass
 
 
-def run_config(tmp_path: Path, problems: Iterable[Problem], reject: dict[str, Any]) -> RunConfig:
-    """A run of `problems` by the scripted teacher in `tmp_path/run`, with the `reject` section given."""
+def run_config(
+    tmp_path: Path, problems: Iterable[Problem], reject: dict[str, Any], **sections: Any
+) -> RunConfig:
+    """A run of `problems` by the scripted teacher in `tmp_path/run`, with the `reject` section and any
+    other sections (`curate`, `adaptive`...) given. A problem with answer "" is written without one."""
     path = tmp_path / "problems.jsonl"
     path.write_text(
-        "".join(json.dumps({"id": p.id, "problem": p.problem, "answer": p.answer}) + "\n" for p in problems)
+        "".join(
+            json.dumps({"id": p.id, "problem": p.problem, **({"answer": p.answer} if p.answer else {})})
+            + "\n"
+            for p in problems
+        )
     )
     return build(
         RunConfig,
@@ -76,5 +82,6 @@ def run_config(tmp_path: Path, problems: Iterable[Problem], reject: dict[str, An
             "teacher": {"model": TEACHER_MODEL},
             "sampling": {"n": SAMPLING.n},
             "reject": reject,
+            **sections,
         },
     )

@@ -25,7 +25,7 @@ from vllm_server import SECOND_NAME, SERVED_NAME, free_port, start_server, stop_
 from factory.cli import main
 from factory.config import SamplingConfig, TeacherConfig, build
 from factory.errors import FactoryError
-from factory.pipeline import read_records
+from factory.ledger import read_curated, read_records
 from factory.problems import read_problems
 from factory.prompts import JUDGE, load_template
 from factory.records import Sample
@@ -330,10 +330,13 @@ def test_adaptive_sampling_stops_a_problem_once_it_has_enough_kept(server, tmp_p
     result = CliRunner().invoke(main, ["run", str(config)])
     assert result.exit_code == 0, result.output
     verdicts = list(read_records(run_dir / "verdicts"))
+    kept = {trace.sample_key for curation in read_curated(run_dir / "curated") for trace in curation.kept}
     stats = {row["problem_id"]: row for row in map(json.loads, (run_dir / "problem_stats.jsonl").open())}
     assert len(stats) == 6
     for problem_id, row in stats.items():
-        mine = sorted((v["sample_index"], v["kept"]) for v in verdicts if v["problem_id"] == problem_id)
+        mine = sorted(
+            (v["sample_index"], v["sample_key"] in kept) for v in verdicts if v["problem_id"] == problem_id
+        )
         assert [index for index, _ in mine] == list(range(row["samples"]))  # rounds of 2 draws, in order
         assert row["samples"] in (2, 4, 6)
         if row["kept"] == 0:
@@ -380,14 +383,12 @@ def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path
         "sampling: {n: 3, max_tokens: 96}\n"
     )
     assert CliRunner().invoke(main, ["run", str(config)]).exit_code == 0
-    # One finished answer (a cut-off one stays rejected whatever the gold says) has its problem's gold
-    # corrected after the run: to that answer if it was wrong, to another number if it was right.
+    # One answer has its problem's gold corrected after the run: to that answer if it was wrong, to another
+    # number if it was right.
     answered = next(
-        v
-        for v in read_records(run_dir / "verdicts")
-        if v["extracted"] and v["status"] != "cannot_tell" and v["reason"] != "truncated"
+        v for v in read_records(run_dir / "verdicts") if v["extracted"] and v["status"] != "cannot_tell"
     )
-    new_gold = "-123457" if answered["kept"] else answered["extracted"]
+    new_gold = "-123457" if answered["status"] == "correct" else answered["extracted"]
     for row in rows:
         if row["id"] == answered["problem_id"]:
             row["answer"] = new_gold
@@ -403,16 +404,16 @@ def test_a_rerun_verifies_and_packages_what_a_crash_left_behind(server, tmp_path
     assert (summary["generated_now"], summary["samples"]) == (0, 12)
     verdicts = list(read_records(run_dir / "verdicts"))
     assert len(verdicts) == 12 and len({v["sample_key"] for v in verdicts}) == 12
-    assert summary["kept"] == sum(v["kept"] for v in verdicts)
-    assert summary["dropped_by_reason"] == dict(Counter(v["reason"] for v in verdicts if not v["kept"]))
+    kept = [trace.sample_key for curation in read_curated(run_dir / "curated") for trace in curation.kept]
+    assert summary["kept"] == len(kept)
+    wrong = Counter(v["reason"] for v in verdicts if v["status"] != "correct")
+    assert summary["dropped"].get("verifier", {}) == dict(wrong)
     fixed = next(v for v in verdicts if v["sample_key"] == answered["sample_key"])
-    assert fixed["gold"] == new_gold and fixed["kept"] is not answered["kept"]  # judged again
+    assert fixed["gold"] == new_gold and fixed["status"] != answered["status"]  # judged again
     shards = [
         row for path in (run_dir / "shards").glob("*.parquet") for row in pq.read_table(path).to_pylist()
     ]
-    assert sorted(row["sample_key"] for row in shards) == sorted(
-        v["sample_key"] for v in verdicts if v["kept"]
-    )
+    assert sorted(row["sample_key"] for row in shards) == sorted(kept)
     assert not list((run_dir / "shards").glob(".*"))  # the leftover was removed, not read
 
 

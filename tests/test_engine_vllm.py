@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from factory.pipeline import read_records
+from factory.ledger import read_curated, read_records
 from factory.records import Sample
 
 pytestmark = pytest.mark.engine
@@ -68,7 +68,7 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
     assert all(v["status"] in ("correct", "incorrect", "cannot_tell") for v in verdicts)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert (summary["problems"], summary["samples"]) == (6, 12)
-    assert summary["kept"] == sum(v["kept"] for v in verdicts)
+    assert summary["kept"] == sum(len(c.kept) for c in read_curated(run_dir / "curated"))
     assert "pass rate" in first.stdout and f"kept       {summary['kept']}" in first.stdout
 
     shard_files = list((run_dir / "shards").glob("*.parquet"))
@@ -99,7 +99,7 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
 
 def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, embedded_model):
     from factory.config import RunConfig, load_config
-    from factory.pipeline import read_samples
+    from factory.ledger import read_keyed_samples
     from factory.problems import read_problems
     from factory.prompts import load_template
     from factory.records import sample_key
@@ -131,7 +131,7 @@ def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, emb
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the run and vLLM's engine process, mid-generation
     process.wait()
-    before = {sample.key() for sample in read_samples(samples_dir)}
+    before = {key for key, _ in read_keyed_samples(samples_dir)}
     assert 0 < len(before) < 16
 
     resumed = factory_run(config)
@@ -159,4 +159,5 @@ def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, emb
     verdicts = list(read_records(run_dir / "verdicts"))
     assert sorted(v["sample_key"] for v in verdicts) == sorted(expected)
     rows = [row for path in (run_dir / "shards").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
-    assert sorted(row["sample_key"] for row in rows) == sorted(v["sample_key"] for v in verdicts if v["kept"])
+    kept = [trace.sample_key for curation in read_curated(run_dir / "curated") for trace in curation.kept]
+    assert sorted(row["sample_key"] for row in rows) == sorted(kept)

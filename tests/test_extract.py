@@ -154,7 +154,11 @@ def test_extraction_is_linear_on_huge_responses():
     "text, answer, how",
     [
         (r"so \boxed{42}", "42", "boxed"),  # a box is a box in both modes
-        ("Final Answer: The final answer is $12$. I hope it is correct.", "12", "marker"),  # Minerva's closing
+        (
+            "Final Answer: The final answer is $12$. I hope it is correct.",
+            "12",
+            "marker",
+        ),  # Minerva's closing
         ("Final Answer: the smallest $k$ is 12", "12", "marker"),  # the value, not the variable named first
         ("Answer $ 42 $", "42", "marker"),  # "Answer" with no colon before inline maths
         ("Checking.\nAnswer\n\\[ x+1 \\]", "x+1", "marker"),  # ... and before display maths on the next line
@@ -180,7 +184,11 @@ def test_extraction_is_linear_on_huge_responses():
         ("So the probability is 5/12.", "5/12", "last_number"),  # a fraction before the full stop
         ("She has 4 cups.\nShe needs twelve more cups.", "12", "last_number"),  # a number word
         ("The answer is 5<|im_end|>\n<|im_start|>user\nNext: \\boxed{9}", "5", "marker"),  # a new turn is cut
-        ("So 8 tiles.\n\nHuman: and 5 by 5?\n\nAssistant: 25 tiles.", "8", "last_number"),  # a plain-text turn
+        (
+            "So 8 tiles.\n\nHuman: and 5 by 5?\n\nAssistant: 25 tiles.",
+            "8",
+            "last_number",
+        ),  # a plain-text turn
         ("I think it is 7\nbut unsure", None, None),  # the closing line states nothing
         ("open('x', 'w').write('1') or 3", None, None),  # code states nothing
         ("<think>so the answer is 7", None, None),  # thinking never closed
@@ -238,7 +246,17 @@ def test_an_unknown_mode_is_refused():
         "= " * 100_000,  # equations with no sides
         "x is " * 50_000,  # copulas with nothing named
     ],
-    ids=["spaces", "numbers", "dollars", "dollar-prose", "markers", "sign-offs", "headings", "equals", "copulas"],
+    ids=[
+        "spaces",
+        "numbers",
+        "dollars",
+        "dollar-prose",
+        "markers",
+        "sign-offs",
+        "headings",
+        "equals",
+        "copulas",
+    ],
 )
 def test_both_modes_stay_linear_on_decoys(text, mode):
     import time

@@ -20,7 +20,7 @@ from scripted_teacher import ScriptedTeacher, make_sample, run_config
 from factory.config import JudgeConfig, RejectConfig, RunConfig, build, load_config
 from factory.errors import FactoryError
 from factory.judge import ModelJudge, clip_response, parse_reply
-from factory.pipeline import read_records
+from factory.ledger import read_records
 from factory.prompts import JUDGE, load_template
 from factory.records import Problem
 from factory.reject import verdicts_for
@@ -93,7 +93,7 @@ SCRIPT = {
     HALF.id: [
         ("We halve it.\nI get a third. [no]", "stop"),  # no_answer → judged different
         ("Halving.\nNo idea at all. [mumble]", "stop"),  # no_answer → the reply has no verdict: unclear
-        ("Halving.\nIt takes a while [yes]", "length"),  # truncated: dropped whatever the gold, not sent
+        ("Halving.\nIt takes a while [yes]", "length"),  # truncated: never finished its reasoning, not sent
     ],
 }
 SAMPLES = [
@@ -195,13 +195,13 @@ def test_only_what_the_rules_cannot_tell_goes_to_the_judge_and_is_recorded(stub)
     payload = stub.payloads[0]
     assert (payload["model"], payload["temperature"], payload["max_tokens"]) == ("judge-model", 0.0, 512)
     assert any("What is 3 + 4?" in prompt and "\n7\n" in prompt for prompt in stub.prompts)
-    assert [(v.status, v.reason, v.kept) for v in verdicts] == [
+    assert [(v.status, v.reason, v.correct) for v in verdicts] == [
         ("correct", "exact_match", True),
         ("incorrect", "wrong_answer", False),
         ("correct", "judge_same", True),
         ("incorrect", "judge_different", False),
         ("cannot_tell", "judge_unclear", False),
-        ("cannot_tell", "truncated", False),
+        ("cannot_tell", "no_answer", False),
     ]
     for at in (0, 1, 5):  # never sent, never changed
         assert verdicts[at] == rules[at] and verdicts[at].judge_reply is None
@@ -234,7 +234,7 @@ def test_a_judge_that_is_down_leaves_judge_error_and_is_not_asked_again_this_run
         down.close()
     assert asked >= 2 and len(down.prompts) == asked  # retried, then given up for the rest of the run
     assert again == verdicts
-    assert [(v.status, v.reason, v.kept, v.rule_reason) for v in verdicts[2:5]] == [
+    assert [(v.status, v.reason, v.correct, v.rule_reason) for v in verdicts[2:5]] == [
         ("cannot_tell", "judge_error", False, "no_answer")
     ] * 3
     assert all(v.judge_reply is None and v.verifier == "judge:judge-model" for v in verdicts[2:5])
@@ -275,7 +275,8 @@ def judge_run_config(tmp_path: Path, judge_url: str) -> RunConfig:
         "api_key_env": "FACTORY_TEST_JUDGE_KEY",
         "max_retries": 1,
     }
-    return run_config(tmp_path, PROBLEMS.values(), {"judge": judge})
+    # Only the truncation filter: these one-line traces are what the other trace filters are there to drop.
+    return run_config(tmp_path, PROBLEMS.values(), {"judge": judge}, curate={"filters": ["truncated"]})
 
 
 def shard_rows(run_dir: Path) -> list[dict]:
@@ -303,11 +304,8 @@ def test_a_run_counts_judge_verdicts_apart_ships_what_it_keeps_and_a_rerun_asks_
     assert "judged     by model (judge:judge-model): 3 (correct 1, incorrect 1, unclear 1, failed 0)" in (
         summary.lines()
     )
-    assert summary.kept == 2 and summary.dropped_by_reason == {
-        "judge_different": 1,
-        "judge_unclear": 1,
-        "truncated": 1,
-        "wrong_answer": 1,
+    assert summary.kept == 2 and summary.dropped == {
+        "verifier": {"judge_different": 1, "judge_unclear": 1, "no_answer": 1, "wrong_answer": 1}
     }
     stats = json.loads((run_dir / "summary.json").read_text())
     assert stats["judged"] == summary.judged and stats["judge"] == "judge:judge-model"
@@ -340,7 +338,7 @@ def test_after_an_outage_a_rerun_judges_only_what_failed(tmp_path, monkeypatch):
     finally:
         down.close()
     assert made == 6 and summary.judged["failed"] == 3 and summary.kept == 1  # the run finished
-    assert summary.dropped_by_reason["judge_error"] == 3
+    assert summary.dropped["verifier"]["judge_error"] == 3
     assert sum("not asked again in this run" in line for line in log) == 1
 
     back = JudgeStub()

@@ -52,11 +52,15 @@ def test_a_journal_keeps_whole_lines_and_skips_a_torn_one(tmp_path):
     assert [row["a"] for row in read_journal(path)] == [1, 2, 3]
 
 
-def test_a_journal_is_never_reopened(tmp_path):
+def test_a_journal_is_never_reopened_and_made_only_when_written(tmp_path):
     path = tmp_path / "part-00000.jsonl"
     Journal(path).close()
+    assert not path.exists()  # nothing recorded, no file
+    journal = Journal(path)
+    journal.append([{"a": 1}])
+    journal.close()
     with pytest.raises(FileExistsError):
-        Journal(path)
+        Journal(path).append([{"a": 2}])
 
 
 def test_a_damaged_line_inside_a_journal_is_a_clear_error(tmp_path):

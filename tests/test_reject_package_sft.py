@@ -10,11 +10,13 @@ from click.testing import CliRunner
 
 from factory.cli import main
 from factory.config import RejectConfig
+from factory.curate import kept_trace
 from factory.package import ShardWriter, to_row
 from factory.prompts import load_template
-from factory.records import Problem, Sample, SampleVerdict
+from factory.records import Problem, ProblemCuration, Sample, SampleVerdict
 from factory.reject import verdicts_for
 from factory.storage import write_json
+from factory.teachers import SampleContext
 
 TEMPLATE = load_template("boxed_cot")
 
@@ -26,21 +28,21 @@ def problem(pid: str, answer: str) -> Problem:
 def sample(
     pid: str, index: int, text: str, finish_reason: str = "stop", reasoning: str | None = None
 ) -> Sample:
-    return Sample(
-        problem_id=pid,
-        sample_index=index,
-        messages=TEMPLATE.messages(f"Compute the value of {pid}."),
-        prompt_text=None,
-        prompt_template=TEMPLATE.name,
-        prompt_hash=TEMPLATE.hash,
+    asked = SampleContext(
+        pid,
+        TEMPLATE.messages(f"Compute the value of {pid}."),
+        template=TEMPLATE,
+        backend="vllm",
+        model="teacher-under-test",
+        sampling={"n": 4, "temperature": 0.7},
+    )
+    return asked.sample(
+        index,
         text=text,
         reasoning=reasoning,
         finish_reason=finish_reason,
         prompt_tokens=40,
         completion_tokens=len(text.split()),
-        teacher_backend="vllm",
-        teacher_model="teacher-under-test",
-        sampling={"n": 4, "temperature": 0.7},
         latency_s=1.5,
     )
 
@@ -60,21 +62,21 @@ def judged(config: RejectConfig) -> list[SampleVerdict]:
     return list(verdicts_for(SAMPLES, PROBLEMS, config))
 
 
-def test_reject_reasons_and_counts():
+def test_verdicts_are_the_verifiers_outcome_only():
     verdicts = judged(RejectConfig())
-    assert [(v.kept, v.reason) for v in verdicts] == [
+    assert [(v.correct, v.reason) for v in verdicts] == [
         (True, "exact_match"),
         (False, "wrong_answer"),
         (False, "no_answer"),
-        (False, "truncated"),  # right answer, but the reasoning never finished
+        (True, "exact_match"),  # truncated, but the answer is right: dropping it is the curate stage's call
         (True, "equal_value"),
         (False, "no_answer"),  # no box, no marker and no pattern configured
     ]
 
 
-def test_answer_patterns_and_keep_truncated():
-    verdicts = judged(RejectConfig(answer_patterns=[r"it is (\S+) overall"], keep_truncated=True))
-    assert [v.kept for v in verdicts] == [True, False, False, True, True, True]
+def test_answer_patterns():
+    verdicts = judged(RejectConfig(answer_patterns=[r"it is (\S+) overall"]))
+    assert [v.correct for v in verdicts] == [True, False, False, True, True, True]
     assert verdicts[5].extracted == "0.5" and verdicts[5].reason == "equal_value"
 
 
@@ -84,8 +86,9 @@ def shards_dir(tmp_path):
     shards = tmp_path / "shards"
     writer = ShardWriter(shards, "train-00000", rows_per_shard=1, compression="zstd")
     for sample, verdict in zip(SAMPLES, verdicts, strict=True):
-        if verdict.kept:
-            writer.add(to_row(sample, verdict, PROBLEMS[sample.problem_id]))
+        if verdict.correct and sample.finish_reason != "length":
+            curation = ProblemCuration(sample.problem_id, 4, 2, verdict.gold, "given", kept=[], excluded=[])
+            writer.add(to_row(sample, kept_trace(verdict), PROBLEMS[sample.problem_id], curation))
     writer.close()
     assert [p.name for p in writer.paths] == ["train-00000-00000.parquet", "train-00000-00001.parquet"]
     assert not list(shards.glob(".*"))  # no temporary file left behind

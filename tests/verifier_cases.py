@@ -1917,7 +1917,12 @@ CHOICES_IN_PROSE = [
     ("C", r"\boxed{C}", C, C),  # a boxed letter
     ("C", r"The final answer is $\boxed{\text{(C)}}$.", C, C),  # a boxed letter in \text{}
     ("C", r"The final answer is $\boxed{\text{(E)}}$.", W, W),  # a wrong boxed letter in \text{}
-    ("E", "I think it's E, since the other four all contradict the given area.", C, C),  # a letter and its reason
+    (
+        "E",
+        "I think it's E, since the other four all contradict the given area.",
+        C,
+        C,
+    ),  # a letter and its reason
     (
         "D",
         _lines(

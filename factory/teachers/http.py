@@ -22,7 +22,14 @@ from factory.errors import FactoryError
 from factory.http_client import Endpoints, PostFailed, api_key_headers, async_client, post_json
 from factory.prompts import PromptTemplate
 from factory.records import Problem, Sample
-from factory.teachers import Log, RequestSource, SampleRequest, sampling_record
+from factory.teachers import (
+    Log,
+    RequestSource,
+    SampleContext,
+    SampleRequest,
+    sampling_fields,
+    sampling_record,
+)
 
 
 class RequestFailed(Exception):
@@ -126,16 +133,9 @@ class HTTPTeacher:
         problem = request.problem
         payload: dict[str, Any] = {
             "model": self.model,
-            "n": len(request.indices),
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "max_tokens": sampling.max_tokens,
-            **self._config.extra_body,
+            **sampling_fields(sampling, len(request.indices), omit_unset=True),
+            **self._config.extra_body,  # last, as the OpenAI client merges its `extra_body`
         }
-        if sampling.stop:
-            payload["stop"] = list(sampling.stop)
-        if sampling.seed is not None:
-            payload["seed"] = sampling.seed
         messages = template.messages(problem.problem)
         prompt_text = None
         if self._config.endpoint == "chat":
@@ -173,7 +173,15 @@ class HTTPTeacher:
     ) -> list[Sample]:
         usage = body.get("usage") or {}
         choices = sorted(body["choices"], key=lambda choice: choice.get("index", 0))
-        recorded = sampling_record(sampling)
+        asked = SampleContext(
+            request.problem.id,
+            messages,
+            template=template,
+            backend=self.backend,
+            model=self.model,
+            sampling=sampling_record(sampling),
+            prompt_text=prompt_text,
+        )
         if len(choices) != len(request.indices):
             raise ValueError(f"asked for n={len(request.indices)} choices, got {len(choices)}")
         samples = []
@@ -192,21 +200,13 @@ class HTTPTeacher:
             else:  # usage only gives the total over n choices
                 completion_tokens = None
             samples.append(
-                Sample(
-                    problem_id=request.problem.id,
-                    sample_index=request.indices[position],
-                    messages=messages,
-                    prompt_text=prompt_text,
-                    prompt_template=template.name,
-                    prompt_hash=template.hash,
+                asked.sample(
+                    request.indices[position],
                     text=text,
                     reasoning=reasoning,
                     finish_reason=choice.get("finish_reason"),
                     prompt_tokens=usage.get("prompt_tokens"),
                     completion_tokens=completion_tokens,
-                    teacher_backend=self.backend,
-                    teacher_model=self.model,
-                    sampling=recorded,
                     latency_s=latency,
                 )
             )

@@ -6,14 +6,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from factory.config import SamplingConfig, TeacherConfig
 from factory.embedded import resolve_model
 from factory.errors import FactoryError
 from factory.prompts import PromptTemplate
-from factory.records import Message, Sample
-from factory.teachers import Log, RequestSource, SampleRequest, sampling_record
+from factory.records import Sample
+from factory.teachers import (
+    Log,
+    RequestSource,
+    SampleContext,
+    SampleRequest,
+    sampling_fields,
+    sampling_record,
+)
 
 
 class VLLMTeacher:
@@ -63,8 +69,7 @@ class VLLMTeacher:
         and the window is topped up from the source, so the scheduler always has queued sequences to take
         into the batch when short ones finish (one `LLM.generate` per window would wait on its longest)."""
         engine = self._llm.llm_engine
-        recorded = sampling_record(sampling)
-        in_flight: dict[str, tuple[SampleRequest, list[Message], float]] = {}
+        in_flight: dict[str, tuple[SampleRequest, SampleContext, float]] = {}
         finished_source = False
         try:
             while True:
@@ -75,10 +80,17 @@ class VLLMTeacher:
                 for output in engine.step():
                     if not output.finished:
                         continue
-                    request, messages, started = in_flight.pop(output.request_id)
+                    request, asked, started = in_flight.pop(output.request_id)
                     latency = round(time.monotonic() - started, 3)
                     yield [
-                        self._sample(request, messages, template, recorded, output, completion, latency)
+                        asked.sample(
+                            request.indices[completion.index],
+                            text=completion.text,
+                            finish_reason=completion.finish_reason,
+                            prompt_tokens=len(output.prompt_token_ids or ()),
+                            completion_tokens=len(completion.token_ids),
+                            latency_s=latency,
+                        )
                         for completion in output.outputs
                     ]
         finally:
@@ -90,7 +102,7 @@ class VLLMTeacher:
         source: RequestSource,
         template: PromptTemplate,
         sampling: SamplingConfig,
-        in_flight: dict[str, tuple[SampleRequest, list[Message], float]],
+        in_flight: dict[str, tuple[SampleRequest, SampleContext, float]],
     ) -> bool:
         """Fill the window from the source; True once the source is finished."""
         batch: list[SampleRequest] = []
@@ -104,51 +116,32 @@ class VLLMTeacher:
         if batch:
             from vllm import SamplingParams
 
-            conversations = [template.messages(request.problem.problem) for request in batch]
-            params = [
-                SamplingParams(
-                    n=len(request.indices),
-                    temperature=sampling.temperature,
-                    top_p=sampling.top_p,
-                    max_tokens=sampling.max_tokens,
-                    stop=list(sampling.stop) or None,
+            recorded = sampling_record(sampling)
+            asked: list[SampleContext] = []
+            params = []
+            for request in batch:
+                messages = template.messages(request.problem.problem)
+                asked.append(
+                    SampleContext(
+                        request.problem.id,
+                        messages,
+                        template=template,
+                        backend=self.backend,
+                        model=self.model,
+                        sampling=recorded,
+                    )
                 )
-                for request in batch
-            ]
+                fields = sampling_fields(sampling, len(request.indices), omit_unset=True)
+                # The seed is the engine's (see __init__): the CPU build rejects per-request seeds.
+                fields.pop("seed", None)
+                params.append(SamplingParams(**fields))
+            conversations = [context.messages for context in asked]
             internal_ids = self._llm.enqueue_chat(conversations, params, use_tqdm=False)
             now = time.monotonic()
-            for internal_id, request, messages in zip(internal_ids, batch, conversations, strict=True):
+            for internal_id, request, context in zip(internal_ids, batch, asked, strict=True):
                 # vLLM returns "<id>-<8 random chars>"; outputs and abort_request use the plain id.
-                in_flight[internal_id.rpartition("-")[0]] = (request, messages, now)
+                in_flight[internal_id.rpartition("-")[0]] = (request, context, now)
         return finished
-
-    def _sample(
-        self,
-        request: SampleRequest,
-        messages: list[Message],
-        template: PromptTemplate,
-        recorded: dict[str, Any],
-        output: Any,
-        completion: Any,
-        latency: float,
-    ) -> Sample:
-        return Sample(
-            problem_id=request.problem.id,
-            sample_index=request.indices[completion.index],
-            messages=messages,
-            prompt_text=None,
-            prompt_template=template.name,
-            prompt_hash=template.hash,
-            text=completion.text,
-            reasoning=None,
-            finish_reason=completion.finish_reason,
-            prompt_tokens=len(output.prompt_token_ids or ()),
-            completion_tokens=len(completion.token_ids),
-            teacher_backend=self.backend,
-            teacher_model=self.model,
-            sampling=recorded,
-            latency_s=latency,
-        )
 
     def close(self) -> None:
         llm, self._llm = self._llm, None

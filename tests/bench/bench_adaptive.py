@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from factory.pipeline import read_records  # noqa: E402
+from factory.ledger import read_records  # noqa: E402
 
 
 def factory_run(config: Path) -> None:

@@ -1,0 +1,168 @@
+"""What a run folder holds when an invocation starts, as keys: the samples made, the samples verified, the
+problems curated. Verdicts made under another verify config, curation under another curate config, and
+verdicts against a gold that has changed are removed here, so that what follows only adds.
+
+    samples/part-*.jsonl   every teacher sample (the only thing that costs teacher compute)
+    verdicts/part-*.jsonl  the verifier's outcome per sample          fingerprint: stages/verdicts.done
+    curated/part-*.jsonl   the curate stage's decision per problem    fingerprint: stages/curated.done
+    shards/                the kept rows, rebuilt from the above      fingerprint: stages/shards.done
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Callable, Container, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from factory.judge import JUDGE_ERROR
+from factory.records import ProblemCuration, ProblemVote, Sample, SampleVerdict
+from factory.storage import StageMarkers, drop_torn_tail, read_journal, write_jsonl
+
+PART_GLOB = "part-*.jsonl"
+NO_GOLD = ""  # a problem that came without an answer: its gold is its samples' majority answer
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The samples this config uses (a smaller limit_per_file or n leaves others on disk, unused) and each
+    problem's gold answer today (as a hash: a verdict against another gold is stale)."""
+
+    golds: dict[str, int]
+    max_draws: int
+
+    def uses(self, problem_id: str, index: int) -> bool:
+        return problem_id in self.golds and index < self.max_draws
+
+    def stale(self, verdict: SampleVerdict) -> bool:
+        return self.stale_gold(verdict.problem_id, verdict.gold, verdict.gold_source)
+
+    def stale_gold(self, problem_id: str, gold: str, source: str) -> bool:
+        """A verdict or curation made against `gold` no longer holds: the problem's gold has changed."""
+        today = self.golds.get(problem_id)
+        if today is None:
+            return False
+        return today != hash(NO_GOLD if source == "majority" else gold)
+
+
+def read_records(folder: Path) -> Iterator[dict[str, Any]]:
+    """Every complete line of every journal in `folder`, oldest part first."""
+    for part in sorted(folder.glob(PART_GLOB)):
+        yield from read_journal(part)
+
+
+def read_keyed_samples(samples_dir: Path) -> Iterator[tuple[str, Sample]]:
+    """(key, sample) for every complete sample on disk, each key once: callers need not hash it again."""
+    seen: set[str] = set()
+    for row in read_records(samples_dir):
+        sample = Sample.from_dict(row)
+        key = sample.key()
+        if key not in seen:
+            seen.add(key)
+            yield key, sample
+
+
+def read_verdicts(verdicts_dir: Path, scope: Scope) -> Iterator[SampleVerdict]:
+    """The verdicts of the samples in scope, oldest first. A sample verified twice (a majority gold that
+    changed with new draws) has both; the later one holds."""
+    for row in read_records(verdicts_dir):
+        verdict = SampleVerdict.from_dict(row)
+        if scope.uses(verdict.problem_id, verdict.sample_index):
+            yield verdict
+
+
+def read_curated(curated_dir: Path, problem_ids: Container[str] | None = None) -> Iterator[ProblemCuration]:
+    """The curation of each problem (of those in `problem_ids`, when given), once."""
+    seen: set[str] = set()
+    for row in read_records(curated_dir):
+        wanted = problem_ids is None or row["problem_id"] in problem_ids
+        if wanted and row["problem_id"] not in seen:
+            seen.add(row["problem_id"])
+            yield ProblemCuration.from_dict(row)
+
+
+def read_votes(run_dir: Path, scope: Scope) -> dict[str, ProblemVote]:
+    """The last vote of each problem in scope (`reject.majority`)."""
+    return {
+        row["problem_id"]: ProblemVote.from_dict(row)
+        for row in read_records(run_dir / "votes")
+        if row["problem_id"] in scope.golds
+    }
+
+
+def next_part(*folders: Path) -> int:
+    """This invocation's journal number: one past the highest in any of the folders."""
+    numbers = [int(path.stem.split("-")[1]) for folder in folders for path in folder.glob(PART_GLOB)]
+    return 1 + max(numbers, default=-1)
+
+
+@dataclass
+class Ledger:
+    """What is on disk when an invocation starts, as keys."""
+
+    done: set[str] = field(default_factory=set)  # samples made
+    judged: set[str] = field(default_factory=set)  # samples with a verdict under this verify config
+    curated: set[str] = field(default_factory=set)  # problems curated under this curate config
+    catch_up: set[str] = field(default_factory=set)  # problems with samples on disk, not curated yet
+    passing: Counter[str] = field(default_factory=Counter)  # adaptive: problem id → traces that pass so far
+
+    @classmethod
+    def read(cls, run_dir: Path, verify_inputs: str, curate_inputs: str, scope: Scope) -> Ledger:
+        """Read the run folder, first removing what the configs no longer make: verdicts of another verify
+        config (and all curation with them), curation of another curate config, verdicts against a gold
+        that has changed or that the model judge could not give (and the curation of their problems)."""
+        ledger = cls()
+        samples_dir, verdicts_dir, curated_dir = (
+            run_dir / name for name in ("samples", "verdicts", "curated")
+        )
+        markers = StageMarkers(run_dir)
+        if not markers.is_done("verdicts", verify_inputs):
+            for folder in (verdicts_dir, run_dir / "votes", curated_dir):
+                shutil.rmtree(folder, ignore_errors=True)
+            markers.mark_done("verdicts", verify_inputs)
+        if not markers.is_done("curated", curate_inputs):
+            shutil.rmtree(curated_dir, ignore_errors=True)
+            markers.mark_done("curated", curate_inputs)
+        for folder in (samples_dir, verdicts_dir, curated_dir):
+            for part in folder.glob(PART_GLOB):
+                drop_torn_tail(part)
+        redo = _drop_lines(
+            verdicts_dir,
+            lambda row: scope.stale(verdict := SampleVerdict.from_dict(row)) or verdict.reason == JUDGE_ERROR,
+        )
+        if redo:  # a vote's agreement with the gold, and the curation, go with the verdicts
+            for folder in (run_dir / "votes", curated_dir):
+                _drop_lines(folder, lambda row: row["problem_id"] in redo)
+        stale = {
+            curation.problem_id
+            for curation in read_curated(curated_dir, scope.golds)
+            if scope.stale_gold(curation.problem_id, curation.gold, curation.gold_source)
+        }
+        ledger.curated = {curation.problem_id for curation in read_curated(curated_dir, scope.golds)} - stale
+        ledger.judged = {verdict.sample_key for verdict in read_verdicts(verdicts_dir, scope)}
+        for key, sample in read_keyed_samples(samples_dir):
+            ledger.done.add(key)
+            if not scope.uses(sample.problem_id, sample.sample_index):
+                continue
+            if key not in ledger.judged and sample.problem_id in ledger.curated:
+                stale.add(sample.problem_id)  # curated without this sample's verdict: not to be trusted
+                ledger.curated.discard(sample.problem_id)
+            if sample.problem_id not in ledger.curated:
+                ledger.catch_up.add(sample.problem_id)
+        if stale:  # each problem has one curation line: the next is written when it is curated again
+            _drop_lines(curated_dir, lambda row: row["problem_id"] in stale)
+        return ledger
+
+
+def _drop_lines(folder: Path, redo: Callable[[dict[str, Any]], bool]) -> set[str]:
+    """Rewrite (atomically) the journals in `folder` that hold lines to `redo`, without them; the problem
+    ids of the lines dropped."""
+    problems: set[str] = set()
+    for part in sorted(folder.glob(PART_GLOB)):
+        dropped = {row["problem_id"] for row in read_journal(part) if redo(row)}
+        if dropped:
+            write_jsonl(part, [row for row in read_journal(part) if not redo(row)])
+            problems |= dropped
+    return problems
