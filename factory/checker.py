@@ -140,7 +140,9 @@ class Checker:
             for sample in work.samples
             if sample.key() not in self._waiting[work.problem.id].verdicts
         ]
-        self._record(verdicts_for(to_verify, self._problems(batch), self._config.reject, self._judge))
+        new = self._record(verdicts_for(to_verify, self._problems(batch), self._config.reject, self._judge))
+        for verdict in new:
+            self._waiting[verdict.problem_id].verdicts[verdict.sample_key] = verdict
         for work in batch:
             waiting = self._waiting.get(work.problem.id)
             if waiting is not None and self._finished(work, waiting):
@@ -181,7 +183,7 @@ class Checker:
                 new = verdicts_for(
                     stale, {problem.id: problem}, self._config.reject, self._judge, {problem.id: gold}
                 )
-            waiting.verdicts.update(self._record(new))
+            waiting.verdicts.update((verdict.sample_key, verdict) for verdict in self._record(new))
         pairs = [(sample, waiting.verdicts[sample.key()]) for sample in samples]
         curation = self._curator.curate(problem, pairs, len(samples), vote)
         self._journals.curated.append([curation.to_dict()])
@@ -207,13 +209,11 @@ class Checker:
         self._journals.votes.append([record.to_dict()])
         return record
 
-    def _record(self, verdicts: Iterable[SampleVerdict]) -> dict[str, SampleVerdict]:
-        """Append new verdicts to the journal and to their waiting problems."""
-        made = {verdict.sample_key: verdict for verdict in verdicts}
+    def _record(self, verdicts: Iterable[SampleVerdict]) -> list[SampleVerdict]:
+        """Append new verdicts to the verdict journal."""
+        made = list(verdicts)
         if made:
-            self._journals.verdicts.append(verdict.to_dict() for verdict in made.values())
-            for verdict in made.values():
-                self._waiting[verdict.problem_id].verdicts[verdict.sample_key] = verdict
+            self._journals.verdicts.append(verdict.to_dict() for verdict in made)
             self._progress.checked(len(made), 0)
         return made
 

@@ -67,6 +67,7 @@ def run_config(
     """A run of `problems` by the scripted teacher in `tmp_path/run`, with the `reject` section and any
     other sections (`curate`, `adaptive`...) given. A problem with answer "" is written without one."""
     path = tmp_path / "problems.jsonl"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "".join(
             json.dumps({"id": p.id, "problem": p.problem, **({"answer": p.answer} if p.answer else {})})

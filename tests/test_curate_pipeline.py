@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from curation_script import PROBLEMS, SCRIPT
+from curation_script import PROBLEMS, SCRIPT, worked
 from scripted_teacher import ScriptedTeacher, run_config
 
 import factory.pipeline
 import factory.reject
+from factory.records import Problem
 from factory.run import Summary, run
 
 HARNESS = Path(__file__).with_name("kill_harness.py")
@@ -214,3 +215,154 @@ def test_sigkill_in_curation_or_packaging_then_the_same_command_gives_the_same_s
     ).read_text().count("\n")
     summary, whole_summary = (json.loads((folder / "summary.json").read_text()) for folder in (got, expected))
     assert (summary["kept"], summary["dropped"]) == (whole_summary["kept"], whole_summary["dropped"])
+
+
+# --- adaptive sampling that knows the selection -------------------------------------------------------------
+
+WRONG = worked(1, 2, 4)
+ADAPTIVE_PROBLEMS = [
+    Problem(id=f"a{i}", problem="What is 1 + 2?", answer="3", source=f"t:{i}") for i in (1, 2, 3, 4)
+]
+ADAPTIVE_SCRIPT = {
+    "a1": [(WRONG, "stop"), (WRONG, "stop"), (worked(1, 2, 3), "stop"), (worked(1, 2, 3), "stop")],
+    "a2": [(worked(1, 2, 3), "stop")] * 4,
+    "a3": [(WRONG, "stop")] * 4,
+    "a4": [(r"\boxed{3}", "stop")] + [(worked(1, 2, 3), "stop")] * 3,  # correct, but no work: does not count
+}
+
+
+def made_per_problem(run_dir: Path) -> dict[str, int]:
+    return {
+        row["problem_id"]: row["samples"] for row in map(json.loads, (run_dir / "problem_stats.jsonl").open())
+    }
+
+
+@pytest.mark.parametrize(
+    "adaptive, curate, made",
+    [
+        # rounds of one draw until one trace passes the verifier and the trace filters, or 4 draws
+        ({"target_kept": 1, "max_samples": 4}, {}, {"a1": 3, "a2": 1, "a3": 4, "a4": 2}),
+        # give up after 2 draws without a passing trace: a3 costs 2, and so does a1, solved only at its third
+        ({"target_kept": 1, "max_samples": 4, "give_up_after": 2}, {}, {"a1": 2, "a2": 1, "a3": 2, "a4": 2}),
+        # at most one trace is kept per problem: a target of 3 is never worth drawing for
+        (
+            {"target_kept": 3, "max_samples": 4},
+            {"select": [{"at_most": 1}]},
+            {"a1": 3, "a2": 1, "a3": 4, "a4": 2},
+        ),
+        # the shortest one is kept: a later draw could be shorter, so the target of 3 holds
+        (
+            {"target_kept": 3, "max_samples": 4},
+            {"select": [{"shortest": 1}]},
+            {"a1": 4, "a2": 3, "a3": 4, "a4": 4},
+        ),
+    ],
+)
+def test_adaptive_sampling_stops_once_no_draw_can_change_what_is_kept(tmp_path, adaptive, curate, made):
+    config = run_config(tmp_path, ADAPTIVE_PROBLEMS, {}, sampling={"n": 1}, adaptive=adaptive, curate=curate)
+    summary, teacher_made = run_script(config, ADAPTIVE_SCRIPT)
+    assert made_per_problem(tmp_path / "run") == made and teacher_made == sum(made.values())
+    again, teacher_made = run_script(config, ADAPTIVE_SCRIPT)  # the same command: finished, nothing drawn
+    assert teacher_made == 0 and again.kept == summary.kept
+
+
+class CrashingTeacher(ScriptedTeacher):
+    """Dies (as an engine error would end the run) after answering `requests` requests."""
+
+    def __init__(self, script, requests: int) -> None:
+        super().__init__(script)
+        self.left = requests
+
+    def stream(self, source, template, sampling):
+        for samples in super().stream(source, template, sampling):
+            if self.left == 0:
+                raise RuntimeError("engine died")
+            self.left -= 1
+            yield samples
+
+
+@pytest.mark.parametrize("requests", [1, 3, 6])
+def test_an_adaptive_run_that_died_resumes_to_the_same_result(tmp_path, requests):
+    def config(folder: str):
+        adaptive = {"target_kept": 1, "max_samples": 4}
+        return run_config(tmp_path / folder, ADAPTIVE_PROBLEMS, {}, sampling={"n": 1}, adaptive=adaptive)
+
+    whole, whole_made = run_script(config("whole"), ADAPTIVE_SCRIPT)
+    crashing = CrashingTeacher(ADAPTIVE_SCRIPT, requests)
+    with pytest.raises(RuntimeError, match="engine died"):
+        run(config("resumed"), lambda line: None, start_teacher=lambda: crashing)
+    resumed, made = run_script(config("resumed"), ADAPTIVE_SCRIPT)
+    assert crashing.made - 1 + made == whole_made  # the draw in flight when it died is made again
+    assert shard_rows(tmp_path / "resumed" / "run") == shard_rows(tmp_path / "whole" / "run")
+    assert (resumed.kept, resumed.dropped) == (whole.kept, whole.dropped)
+
+
+# --- majority-vote gold ----------------------------------------------------------------------------------
+
+
+def answered(answer: str) -> str:
+    return f"We work it out step by step, carefully checking every step along the way.\nSo the answer is $\\boxed{{{answer}}}$."
+
+
+MAJORITY_PROBLEMS = [
+    Problem(id="m1", problem="What is 5 + 6?", answer="11", source="t:1"),
+    Problem(id="m2", problem="What is half of 1?", answer="1/2", source="t:2"),
+    Problem(id="m3", problem="What is 30 + 3?", answer="33", source="t:3"),
+    Problem(id="m4", problem="What is 40 + 4?", answer="44", source="t:4"),
+]
+MAJORITY_SCRIPT = {
+    "m1": [(answered("11"), "stop"), (answered("11"), "stop"), (answered("12"), "stop")],  # majority right
+    "m2": [
+        (answered(r"\frac{1}{2}"), "stop"),
+        (answered("0.5"), "stop"),
+        (answered("1/3"), "stop"),
+    ],  # 1/2 = 0.5
+    "m3": [(answered("34"), "stop"), (answered("34"), "stop"), (answered("33"), "stop")],  # majority wrong
+    "m4": [(answered("44"), "stop"), (answered("45"), "stop"), (answered("46"), "stop")],  # no majority
+}
+
+
+def test_majority_gold_keeps_what_the_given_gold_keeps_where_the_majority_is_right_and_flags_the_rest(
+    tmp_path,
+):
+    majority = {"majority": {"min_share": 0.5, "min_votes": 2}}
+    given_run = run_config(tmp_path / "given", MAJORITY_PROBLEMS, majority)
+    without = [Problem(p.id, p.problem, "", p.source) for p in MAJORITY_PROBLEMS]
+    voted_run = run_config(tmp_path / "voted", without, majority)
+    given, _ = run_script(given_run, MAJORITY_SCRIPT)
+    voted, _ = run_script(voted_run, MAJORITY_SCRIPT)
+
+    def rows(folder: str) -> dict[str, list[tuple[int, str, str, float | None]]]:
+        found: dict[str, list] = {}
+        for row in shard_rows(tmp_path / folder / "run"):
+            found.setdefault(row["problem_id"], []).append(
+                (row["sample_index"], row["gold_answer"], row["gold_source"], row["vote_share"])
+            )
+        return {pid: sorted(items) for pid, items in found.items()}
+
+    given_rows, voted_rows = rows("given"), rows("voted")
+    for pid in ("m1", "m2"):  # the majority is right: the same rows
+        assert [index for index, *_ in voted_rows[pid]] == [index for index, *_ in given_rows[pid]]
+    assert [index for index, *_ in given_rows["m2"]] == [0, 1]  # \frac{1}{2} and 0.5 voted together
+    assert voted_rows["m1"][0][1:] == ("11", "majority", 0.6667)
+    assert given_rows["m1"][0][1:] == ("11", "given", 0.6667)
+    # The majority is wrong on m3: voting keeps the wrong traces; the run with golds says so.
+    assert [index for index, *_ in given_rows["m3"]] == [2] and [i for i, *_ in voted_rows["m3"]] == [0, 1]
+    assert given.majority_disagrees == 1 and voted.majority_disagrees == 0
+    stats = {
+        row["problem_id"]: row
+        for row in map(json.loads, (tmp_path / "given" / "run" / "problem_stats.jsonl").open())
+    }
+    assert [pid for pid, row in stats.items() if row["majority_disagrees"]] == ["m3"]
+    assert stats["m3"]["majority"] == "34"
+    # m4 has no majority (one vote each): without a gold nothing of it is kept, and the summary says why.
+    assert "m4" not in voted_rows and voted.no_majority == 1
+    assert voted.dropped["verifier"]["no_majority_tie"] == 3  # three answers, one vote each
+    assert (given.gold_sources, voted.gold_sources) == ({"given": 4}, {"majority": 4})
+    assert any(line.startswith("gold       majority 4; 1 without a majority") for line in voted.lines())
+
+
+def test_problems_without_an_answer_need_reject_majority(tmp_path):
+    without = [Problem("m1", "What is 5 + 6?", "", "t:1")]
+    with pytest.raises(Exception, match="field 'answer' is missing .* or set reject.majority"):
+        run_script(run_config(tmp_path, without, {}), MAJORITY_SCRIPT)
