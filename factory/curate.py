@@ -75,7 +75,6 @@ class Curator:
     ) -> ProblemCuration:
         """One problem's decision, from its samples and their verdicts in sample-index order."""
         traces = [self.trace(sample, verdict, problem) for sample, verdict in pairs]
-        teachers = {verdict.sample_key: verdict.teacher for _, verdict in pairs}
         verdicts = {verdict.sample_key: verdict for _, verdict in pairs}
         correct = sum(trace.correct for trace in traces)
         curated = curate_problem(traces, Draws(drawn, correct), self.trace_filters, self.selectors)
@@ -95,7 +94,7 @@ class Curator:
                     reason=reason,
                     answer=trace.answer,
                     trace=trace.text,
-                    teacher=teachers[trace.sample_key],
+                    teacher=verdicts[trace.sample_key].teacher,
                 )
                 for trace, unit, reason in sorted(curated.dropped, key=lambda item: item[0].index)
             ],

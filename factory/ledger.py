@@ -135,12 +135,12 @@ class Ledger:
         if redo:  # a vote's agreement with the gold, and the curation, go with the verdicts
             for folder in (run_dir / "votes", curated_dir):
                 _drop_lines(folder, lambda row: row["problem_id"] in redo)
-        stale = {
-            curation.problem_id
-            for curation in read_curated(curated_dir, scope.golds)
-            if scope.stale_gold(curation.problem_id, curation.gold, curation.gold_source)
-        }
-        ledger.curated = {curation.problem_id for curation in read_curated(curated_dir, scope.golds)} - stale
+        stale: set[str] = set()
+        for curation in read_curated(curated_dir, scope.golds):
+            made_against_another_gold = scope.stale_gold(
+                curation.problem_id, curation.gold, curation.gold_source
+            )
+            (stale if made_against_another_gold else ledger.curated).add(curation.problem_id)
         ledger.judged = {verdict.sample_key for verdict in read_verdicts(verdicts_dir, scope)}
         for key, sample in read_keyed_samples(samples_dir):
             ledger.done.add(key)

@@ -200,9 +200,11 @@ def package(
     # The files made are part of the marker: one removed or renamed since (by hand) is made again.
     rebuild = not markers.is_done("shards", fingerprint(inputs, _outputs(run_dir)))
 
-    counts = {c.problem_id: len(c.kept) for c in read_curated(curated_dir, in_scope)}
     order = [problem.id for problem in problems if problem.id in in_scope]
-    quota = dict(zip(order, fair_quotas([counts.get(pid, 0) for pid in order], budget))) if budget else counts
+    quota: dict[str, int] = {}
+    if budget is not None:  # a first pass: each problem's quota depends on every problem's kept count
+        counts = {c.problem_id: len(c.kept) for c in read_curated(curated_dir, in_scope)}
+        quota = dict(zip(order, fair_quotas([counts.get(pid, 0) for pid in order], budget), strict=True))
     tally = Tally()
     kept: dict[str, tuple[KeptTrace, ProblemCuration]] = {}
     stats: dict[str, dict[str, Any]] = {}
@@ -219,7 +221,7 @@ def package(
             tally.drop(exclusion.unit, exclusion.reason, exclusion.teacher)
             if exclusions:
                 exclusions.add({"problem_id": curation.problem_id, **exclusion.to_dict()})
-        shipped = curation.kept[: quota[curation.problem_id]]
+        shipped = curation.kept[: quota.get(curation.problem_id, len(curation.kept))]
         for trace in curation.kept[len(shipped) :]:
             tally.drop(BUDGET_UNIT, "over_budget", trace.teacher)
             if exclusions:
