@@ -139,11 +139,7 @@ class Summary:
             f"problems   {self.problems} ({self.problems_solved} with at least one kept trace)",
             f"samples    {self.samples} ({self.generated_now} generated now, {self.reused_problems} problems reused)",
             f"correct    {self.correct} (pass rate {self.pass_rate:.1%})",
-            *(
-                [self._gold_line()]
-                if len(self.gold_sources) > 1 or self.no_majority or self.majority_disagrees
-                else []
-            ),
+            *([self._gold_line()] if "majority" in self.gold_sources or self.majority_disagrees else []),
             *([self._judged_line()] if self.judge else []),
             *(drops or ["dropped    none"]),
             f"kept       {self.kept}",
