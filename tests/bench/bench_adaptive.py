@@ -139,6 +139,14 @@ def main() -> None:
                     f">= {args.k} kept; ratio {adaptive_tokens / fixed_tokens:.2f} (adaptive / fixed, same "
                     "samples; target <= 0.60)"
                 )
+        first_kept = Counter(
+            next(number for number, (_, _, flag) in enumerate(rows, 1) if flag)
+            for rows in fixed.values()
+            if any(flag for _, _, flag in rows)
+        )
+        print(
+            f"first kept draw  {dict(sorted(first_kept.items()))} (draw number: problems; give-up at M loses those > M)"
+        )
         unsolved = [rows for rows in fixed.values() if not any(f for _, _, f in rows)]
         unsolved_tokens = sum(count for rows in unsolved for _, count, _ in rows)
         print(

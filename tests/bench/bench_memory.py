@@ -2,10 +2,16 @@
 
 Problems are generated here (a + b, answers computed, no public data). The teacher is a real `vllm serve`
 started here, so the engine's memory is not in the measured process; each sample is one token, so the run
-is mostly the pipeline's own work (reading, requests, journal, verification, shards). Each size runs in its
-own `factory run` process, which reports its peak RSS (`ru_maxrss`) on exit.
+is mostly the pipeline's own work (reading, requests, journal, verification, curation, shards). Each size
+runs in its own `factory run` process, which reports its peak RSS (`ru_maxrss`) on exit.
 
-    .venv/bin/python tests/bench/bench_memory.py [--problems 400] [--factor 10]
+Curation is on as a run has it by default (the trace filters of `DEFAULT_TRACE_FILTERS`, selection `all`;
+`--select` names other selectors, a YAML list such as '[{at_most: 1}]'); the curate config each run used and
+what it kept and dropped are printed. A one-token sample is never a correct, finished trace, so every draw is
+dropped (by the verifier, else `truncated`): the curation journal, `excluded.jsonl` and `problem_stats.jsonl`
+are written for every problem, but no row is kept and the shards are empty.
+
+    .venv/bin/python tests/bench/bench_memory.py [--problems 400] [--factor 10] [--select '[all]']
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from vllm_server import SERVED_NAME, free_port, start_server, stop_server  # noqa: E402
+from vllm_server import SERVED_NAME, free_port, start_server, stop_server
 
-from factory.embedded import embedded_model_dir  # noqa: E402
+from factory.config import RunConfig, load_config
+from factory.embedded import embedded_model_dir
 
 MEASURED_RUN = """
 import resource, sys
@@ -47,7 +54,9 @@ def write_problems(path: Path, count: int) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-def measured_run(scratch: Path, base_url: str, count: int, concurrency: int) -> tuple[int, float]:
+def measured_run(
+    scratch: Path, base_url: str, count: int, concurrency: int, select: str | None
+) -> tuple[int, float]:
     problems = scratch / f"problems-{count}.jsonl"
     write_problems(problems, count)
     config = scratch / f"run-{count}.yaml"
@@ -55,16 +64,26 @@ def measured_run(scratch: Path, base_url: str, count: int, concurrency: int) -> 
         f"run_dir: {scratch / f'run-{count}'}\n"
         f"problems: {{paths: ['{problems}']}}\n"
         f"teacher: {{backend: http, base_url: '{base_url}', model: {SERVED_NAME}, max_concurrency: {concurrency}}}\n"
-        "sampling: {n: 1, max_tokens: 1}\n"
+        "sampling: {n: 1, max_tokens: 1}\n" + (f"curate: {{select: {select}}}\n" if select else "")
+    )
+    curate = load_config(RunConfig, config).curate
+    print(
+        f"{count:7d} problems  curate: filters {curate.filters}, select {curate.select}, budget {curate.budget}"
     )
     done = subprocess.run(
-        [sys.executable, "-c", MEASURED_RUN, str(config)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-c", MEASURED_RUN, str(config)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise SystemExit(f"factory run failed:\n{done.stderr[-3000:]}")
     peak = next(line for line in done.stderr.splitlines() if line.startswith("peak_rss_kib"))
     summary = json.loads((scratch / f"run-{count}" / "summary.json").read_text())
     assert summary["samples"] == count, summary
+    dropped = {unit: sum(reasons.values()) for unit, reasons in summary["dropped"].items()}
+    print(f"{count:7d} problems  kept {summary['kept']}, dropped by {dropped}")
     return int(peak.split()[1]), summary["wall_seconds"]
 
 
@@ -73,6 +92,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=400)
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--select", default=None, help="curate.select as a YAML list; default the run's own")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-memory-"))
@@ -80,8 +100,8 @@ def main() -> None:
     server = start_server(embedded_model_dir(print), port, scratch / "vllm.log")
     try:
         base_url = f"http://127.0.0.1:{port}/v1"
-        small = measured_run(scratch, base_url, args.problems, args.concurrency)
-        large = measured_run(scratch, base_url, args.problems * args.factor, args.concurrency)
+        small = measured_run(scratch, base_url, args.problems, args.concurrency, args.select)
+        large = measured_run(scratch, base_url, args.problems * args.factor, args.concurrency, args.select)
     finally:
         stop_server(server)
     for count, (peak, seconds) in ((args.problems, small), (args.problems * args.factor, large)):
