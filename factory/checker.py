@@ -24,7 +24,7 @@ from factory.records import Problem, ProblemVote, Sample, SampleVerdict
 from factory.reject import Gold, majority_gold, undecided_verdicts, verdicts_for, verify_config
 from factory.scheduler import Source
 from factory.storage import Journal
-from filters import check_answer
+from filters import Status, check_answer
 
 NEW, ON_DISK, FINISHED = "new", "on_disk", "finished"
 
@@ -171,18 +171,20 @@ class Checker:
         vote = self._vote(problem, samples) if self._config.reject.majority else None
         if problem.answer == NO_GOLD:
             assert vote is not None  # the run refuses problems without a gold unless reject.majority is set
+            gold, reason = vote.answer or "", f"no_majority_{vote.reason}"
+            # Only samples whose verdict was made against another majority (or none yet) are verified.
+            stale = [
+                sample
+                for sample in samples
+                if (verdict := waiting.verdicts.get(sample.key())) is None
+                or verdict.gold != gold
+                or (vote.answer is None and verdict.reason != reason)
+            ]
             if vote.answer is None:
-                new = undecided_verdicts(samples, f"no_majority_{vote.reason}")
+                new = undecided_verdicts(stale, reason)
             else:
-                gold = Gold(vote.answer, "majority", vote.share)
-                stale = [
-                    s
-                    for s in samples
-                    if (v := waiting.verdicts.get(s.key())) is None or v.gold != gold.answer
-                ]
-                new = verdicts_for(
-                    stale, {problem.id: problem}, self._config.reject, self._judge, {problem.id: gold}
-                )
+                golds = {problem.id: Gold(vote.answer, "majority")}
+                new = verdicts_for(stale, {problem.id: problem}, self._config.reject, self._judge, golds)
             waiting.verdicts.update((verdict.sample_key, verdict) for verdict in self._record(new))
         pairs = [(sample, waiting.verdicts[sample.key()]) for sample in samples]
         curation = self._curator.curate(problem, pairs, len(samples), vote)
@@ -192,19 +194,23 @@ class Checker:
     def _vote(self, problem: Problem, samples: list[Sample]) -> ProblemVote:
         """The samples' vote, made once per problem and number of draws (re-curation reuses it)."""
         known = self._votes.pop(problem.id, None)
-        if known is not None and known.drawn == len(samples):
+        if known is not None and (known.drawn, known.gold) == (len(samples), problem.answer):
             return known
         reject = self._config.reject
         vote = majority_gold(samples, len(samples), reject)
-        disagrees = (
-            problem.answer != NO_GOLD
-            and vote.answer is not None
-            and not check_answer(
-                problem.answer, vote.answer, verify_config(reject), workers=reject.workers
-            ).correct
-        )
+        disagrees = False
+        if problem.answer != NO_GOLD and vote.answer is not None:
+            same = check_answer(problem.answer, vote.answer, verify_config(reject), workers=reject.workers)
+            disagrees = same.status == Status.INCORRECT  # "cannot tell" is not a disagreement
         record = ProblemVote(
-            problem.id, len(samples), vote.answer, vote.votes, round(vote.share, 4), vote.reason, disagrees
+            problem.id,
+            problem.answer,
+            len(samples),
+            vote.answer,
+            vote.votes,
+            round(vote.share, 4),
+            vote.reason,
+            disagrees,
         )
         self._journals.votes.append([record.to_dict()])
         return record

@@ -14,7 +14,6 @@ import dataclasses
 from collections.abc import Sequence
 
 from factory.config import EMBEDDED_MODEL, CurateConfig
-from factory.package import trace_text
 from factory.prompts import PromptTemplate
 from factory.records import (
     Exclusion,
@@ -40,7 +39,7 @@ class Curator:
             problem_id=problem.id,
             index=sample.sample_index,
             problem=problem.problem,
-            text=trace_text(sample),
+            text=sample.trace_text(),
             finish_reason=sample.finish_reason,
             correct=verdict.correct,
             verdict_reason=verdict.reason,
@@ -59,6 +58,8 @@ class Curator:
         """With `passing` traces, no further draw can change what is kept: a selector says so and none before
         it reorders or judges the problem as a whole (`shortest` before `at_most` could still take a
         shorter later draw; `pass_rate` moves with every draw)."""
+        if any(name == "pass_rate" for name, _ in self.selectors):
+            return False  # every draw moves the pass rate
         for name, selector in self.selectors:
             if selector.enough(passing):
                 return True

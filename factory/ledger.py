@@ -83,12 +83,12 @@ def read_curated(curated_dir: Path, problem_ids: Container[str] | None = None) -
             yield ProblemCuration.from_dict(row)
 
 
-def read_votes(run_dir: Path, scope: Scope) -> dict[str, ProblemVote]:
-    """The last vote of each problem in scope (`reject.majority`)."""
+def read_votes(run_dir: Path, problem_ids: Container[str]) -> dict[str, ProblemVote]:
+    """The last vote of each of the problems `problem_ids` (`reject.majority`)."""
     return {
         row["problem_id"]: ProblemVote.from_dict(row)
         for row in read_records(run_dir / "votes")
-        if row["problem_id"] in scope.golds
+        if row["problem_id"] in problem_ids
     }
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factory.config import PackageConfig
+from factory.ledger import read_curated, read_keyed_samples
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Sample
 from factory.storage import StageMarkers, fingerprint, write_jsonl
 from filters.selectors import fair_quotas
@@ -60,15 +61,8 @@ SCHEMA = pa.schema(
 )
 
 
-def trace_text(sample: Sample) -> str:
-    """What the student learns to write: the separated reasoning, when the server split it off, comes first."""
-    if sample.reasoning:
-        return f"<think>\n{sample.reasoning}\n</think>\n\n{sample.text}"
-    return sample.text
-
-
 def to_row(sample: Sample, kept: KeptTrace, problem: Problem, curation: ProblemCuration) -> dict[str, Any]:
-    trace = trace_text(sample)
+    trace = sample.trace_text()
     return {
         "prompt": sample.messages,
         "completion": [{"role": "assistant", "content": trace}],
@@ -190,8 +184,6 @@ def package(
     """Shards, `excluded.jsonl` and `problem_stats.jsonl` from the curation journal and the samples; the
     tally of it all. Written again only when the curation (or the package config) changed since the last
     time, each file atomically, so a killed packaging is simply redone by the next invocation."""
-    from factory.ledger import read_curated, read_keyed_samples
-
     curated_dir, shards_dir = run_dir / "curated", run_dir / "shards"
     in_scope = set(scope_ids)
     parts = [(path.name, path.stat().st_size) for path in sorted(curated_dir.glob("part-*.jsonl"))]

@@ -55,6 +55,12 @@ class Sample(_Record):
     sampling: dict[str, Any]
     latency_s: float
 
+    def trace_text(self) -> str:
+        """What the student learns to write: the separated reasoning, when the server split it off, first."""
+        if self.reasoning:
+            return f"<think>\n{self.reasoning}\n</think>\n\n{self.text}"
+        return self.text
+
     def key(self) -> str:
         return sample_key(
             self.problem_id,
@@ -98,18 +104,14 @@ class SampleVerdict(_Record):
     verifier: str
     sample_key: str  # the verified sample (`Sample.key`); a re-run verifies only samples without a verdict
     teacher: str  # "backend:model" that made the sample, for per-teacher counts
-    found_by: str | None = (
-        None  # how the answer was found: boxed, marker, last_number... (verdicts before 0.3: None)
-    )
+    # How the answer was found: boxed, marker, last_number... (verdicts before 0.3: None).
+    found_by: str | None = None
     # Set when the model judge (`reject.judge`) ruled, `verifier` then being "judge:<model>": why the rules
     # could not tell (no_answer...), the judge prompt template's hash and the judge's raw reply.
     rule_reason: str | None = None
     judge_prompt_hash: str | None = None
     judge_reply: str | None = None
     gold_source: str = "given"  # given | majority (the problem came without a gold: `reject.majority`)
-    vote_share: float | None = (
-        None  # with a majority gold: the share of the problem's samples that voted for it
-    )
 
     @property
     def correct(self) -> bool:
@@ -134,7 +136,7 @@ class Exclusion(_Record):
     unit: str  # verifier, truncated, format, repetition..., or a selector's name
     reason: str  # the unit's snake_case reason: wrong_answer, truncated, not_boxed, over_k...
     answer: str | None
-    trace: str
+    trace: str  # "" for a trace the package stage's budget left out: it is in the sample journal
     teacher: str
 
 
@@ -144,12 +146,13 @@ class ProblemVote(_Record):
     with the verdicts (it needs the verifier's equivalence), so curation never needs the verifier."""
 
     problem_id: str
+    gold: str  # the problem's gold when it voted ("" for none): a vote against another gold is stale
     drawn: int
     answer: str | None  # the majority answer; None when there is none (`reason` says why)
     votes: int
     share: float
     reason: str  # majority | no_answers | tie | below_share | too_few_votes
-    disagrees: bool  # the problem has a gold, and the majority answer is not equivalent to it
+    disagrees: bool  # the problem has a gold, and the verifier finds the majority answer different
 
 
 @dataclass(slots=True)

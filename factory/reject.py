@@ -30,7 +30,6 @@ class Gold:
 
     answer: str
     source: str = "given"  # given | majority
-    vote_share: float | None = None
 
 
 def teacher_name(sample: Sample) -> str:
@@ -79,7 +78,6 @@ def verdicts_for(
                     sample_key=sample.key(),
                     teacher=teacher_name(sample),
                     gold_source=gold.source,
-                    vote_share=gold.vote_share,
                 )
             )
         if judge is not None and undecided:

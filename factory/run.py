@@ -195,7 +195,10 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     scope = Scope({pid: hash(problem.answer) for pid, problem in problems.items()}, config.max_draws())
     judge_prompt_hash = judge.template.hash if judge else None
     verify_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
-    curate_inputs = fingerprint(verify_inputs, dataclasses.asdict(config.curate), scope.max_draws)
+    # The budget is not here: it only decides which curated rows are packaged (the shards' marker has it).
+    # The adaptive policy is: it decides which draws a problem is curated from.
+    curate = {k: v for k, v in dataclasses.asdict(config.curate).items() if k != "budget"}
+    curate_inputs = fingerprint(verify_inputs, curate, dataclasses.asdict(config.adaptive), scope.max_draws)
     ledger = Ledger.read(run_dir, verify_inputs, curate_inputs, scope)
     progress = Progress(len(problems), log)
     teachers = [
@@ -213,7 +216,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
             teachers,
             progress,
             curator,
-            read_votes(run_dir, scope) if config.reject.majority else {},
+            read_votes(run_dir, ledger.catch_up) if config.reject.majority else {},  # only these vote again
             judge,
         )
     finally:

@@ -65,27 +65,30 @@ class Source:
         self.finished: Callable[[Problem], None] = lambda problem: None
 
     def poll(self, block: bool) -> SampleRequest | None:
-        with self._changed:
-            while not self._closed:
+        while True:
+            with self._changed:
+                if self._closed:
+                    return None
                 if self._follow_ups:
                     return self._follow_ups.popleft()
-                while self._problems is not None:
-                    problem = next(self._problems, None)
-                    if problem is None:
-                        self._problems = None
-                        break
-                    curated = problem.id in self._ledger.curated
-                    request = None if curated else self._request(problem, self._first_round(problem))
-                    if request is not None:
-                        return request
-                    self._stats.problems_reused += 1
-                    self._progress.problem_finished(reused=True)
-                    if not curated:
-                        self.finished(problem)
-                if not block or not self._open:
-                    return None
-                self._changed.wait()
-            return None
+                problem = next(self._problems, None) if self._problems is not None else None
+                if problem is None:
+                    self._problems = None
+                    if not block or not self._open:
+                        return None
+                    self._changed.wait()
+                    continue
+                curated = problem.id in self._ledger.curated
+                request = None if curated else self._request(problem, self._first_round(problem))
+                if request is not None:
+                    return request
+                self._stats.problems_reused += 1
+                self._progress.problem_finished(reused=True)
+                if curated:
+                    continue
+            # Outside the lock: telling the checker may wait for room in its queue, and the checker takes
+            # this lock to report a round.
+            self.finished(problem)
 
     def report(self, problem: Problem, passing: int) -> bool:
         """Adaptive mode: `problem`'s last request is verified, and `passing` more traces pass. True when the

@@ -162,13 +162,13 @@ def last_boxed(text: str) -> str | None:
     >>> last_boxed(r"so \\boxed{\\frac{1}{2}} is it")
     '\\\\frac{1}{2}'
     """
-    boxes = _boxes(text)
+    boxes = all_boxes(text)
     return boxes[-1][2] if boxes else None
 
 
 def boxed_answer(text: str) -> str | None:
     """The last complete box, joined with the other boxes on its line; None without a box."""
-    boxes = _boxes(text)
+    boxes = all_boxes(text)
     if not boxes:
         return None
     line_start = text.rfind("\n", 0, boxes[-1][0]) + 1
@@ -181,7 +181,7 @@ def boxed_answer(text: str) -> str | None:
     return ", ".join(contents)
 
 
-def _boxes(text: str) -> list[tuple[int, int, str]]:
+def all_boxes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every complete box that is not inside another, in order."""
     commands = list(_BOX_COMMAND.finditer(text))
     if not commands:

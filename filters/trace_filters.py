@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filters.curation import Trace
-from filters.extract import _boxes
+from filters.extract import all_boxes
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -294,7 +294,7 @@ class SeveralBoxesFilter:
     def drop_reason(self, trace: Trace) -> str | None:
         answer = _THINK_CLOSE.split(trace.text)[-1]
         # An empty box in prose ("put the answer in \boxed{}") states nothing.
-        boxes = [(start, content) for start, _, raw in _boxes(answer) if (content := _box_content(raw))]
+        boxes = [(start, content) for start, _, raw in all_boxes(answer) if (content := _box_content(raw))]
         if len(boxes) < 2:
             return None
         final_line = answer.rfind("\n", 0, boxes[-1][0]) + 1
@@ -306,7 +306,7 @@ class SeveralBoxesFilter:
 
 def _box_content(content: str) -> str:
     while content.startswith(("\\boxed", "\\fbox")):  # `\boxed{\boxed{5}}` states 5
-        inner = _boxes(content)
+        inner = all_boxes(content)
         if not inner:
             break
         content = inner[0][2]
@@ -336,7 +336,7 @@ class TrivialReasoningFilter:
     def drop_reason(self, trace: Trace) -> str | None:
         sentences = [s for s in _SENTENCE_BREAK.split(_THINK_TAG.sub("\n", trace.text)) if s.strip()]
         reasoning = "\n".join(sentences[: _final_statement(sentences, trace.answer)])
-        for start, end, _ in reversed(_boxes(reasoning)):
+        for start, end, _ in reversed(all_boxes(reasoning)):
             reasoning = reasoning[:start] + " " + reasoning[end:]
         return "trivial_reasoning" if len(_words(reasoning)) < self.min_words else None
 

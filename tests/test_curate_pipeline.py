@@ -18,8 +18,10 @@ import pytest
 from curation_script import PROBLEMS, SCRIPT, worked
 from scripted_teacher import ScriptedTeacher, run_config
 
+import factory.checker
 import factory.pipeline
 import factory.reject
+from factory.ledger import read_records
 from factory.records import Problem
 from factory.run import Summary, run
 
@@ -88,6 +90,7 @@ def forbid_engine_and_verifier(monkeypatch) -> None:
 
     monkeypatch.setattr(factory.reject, "verify_many", forbidden)
     monkeypatch.setattr(factory.reject, "check_answer", forbidden)
+    monkeypatch.setattr(factory.checker, "check_answer", forbidden)
     monkeypatch.setattr(factory.pipeline, "start_pool", forbidden)
 
 
@@ -266,6 +269,20 @@ def test_adaptive_sampling_stops_once_no_draw_can_change_what_is_kept(tmp_path, 
     assert teacher_made == 0 and again.kept == summary.kept
 
 
+def test_a_changed_sampling_policy_draws_what_it_needs_on_a_finished_run(tmp_path):
+    adaptive = {"target_kept": 1, "max_samples": 4}
+    first = run_config(tmp_path, ADAPTIVE_PROBLEMS, {}, sampling={"n": 1}, adaptive=adaptive)
+    assert run_script(first, ADAPTIVE_SCRIPT)[1] == 10
+    more = run_config(
+        tmp_path, ADAPTIVE_PROBLEMS, {}, sampling={"n": 1}, adaptive=adaptive | {"target_kept": 3}
+    )
+    summary, made = run_script(more, ADAPTIVE_SCRIPT)
+    assert made == 5 and made_per_problem(tmp_path / "run") == {"a1": 4, "a2": 3, "a3": 4, "a4": 4}
+    fixed = run_config(tmp_path, ADAPTIVE_PROBLEMS, {}, sampling={"n": 4})  # fixed n: every problem its 4
+    summary, made = run_script(fixed, ADAPTIVE_SCRIPT)
+    assert made == 1 and summary.samples == 16 and summary.kept == 9
+
+
 class CrashingTeacher(ScriptedTeacher):
     """Dies (as an engine error would end the run) after answering `requests` requests."""
 
@@ -323,7 +340,7 @@ MAJORITY_SCRIPT = {
 
 
 def test_majority_gold_keeps_what_the_given_gold_keeps_where_the_majority_is_right_and_flags_the_rest(
-    tmp_path,
+    tmp_path, monkeypatch
 ):
     majority = {"majority": {"min_share": 0.5, "min_votes": 2}}
     given_run = run_config(tmp_path / "given", MAJORITY_PROBLEMS, majority)
@@ -360,6 +377,16 @@ def test_majority_gold_keeps_what_the_given_gold_keeps_where_the_majority_is_rig
     assert voted.dropped["verifier"]["no_majority_tie"] == 3  # three answers, one vote each
     assert (given.gold_sources, voted.gold_sources) == ({"given": 4}, {"majority": 4})
     assert any(line.startswith("gold       majority 4; 1 without a majority") for line in voted.lines())
+
+    # Another curation of the voted run: the votes and verdicts on disk serve, the verifier is not started.
+    verdict_lines = sum(1 for _ in read_records(tmp_path / "voted" / "run" / "verdicts"))
+    forbid_engine_and_verifier(monkeypatch)
+    shortest, made = run_script(
+        run_config(tmp_path / "voted", without, majority, curate={"select": [{"shortest": 1}]}),
+        MAJORITY_SCRIPT,
+    )
+    assert made == 0 and shortest.kept == 3 and shortest.no_majority == 1
+    assert sum(1 for _ in read_records(tmp_path / "voted" / "run" / "verdicts")) == verdict_lines
 
 
 def test_problems_without_an_answer_need_reject_majority(tmp_path):

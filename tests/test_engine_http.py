@@ -550,13 +550,15 @@ def test_the_model_judge_rules_only_on_what_the_rules_cannot_tell_and_once(serve
     finally:
         judge.close()
     assert result.exit_code == 0, result.output
-    texts = {Sample.from_dict(row).key(): row["text"] for row in read_records(run_dir / "samples")}
+    samples = {Sample.from_dict(row).key(): row for row in read_records(run_dir / "samples")}
+    texts = {key: row["text"] for key, row in samples.items()}
     verdicts = list(read_records(run_dir / "verdicts"))
     judged = [v for v in verdicts if v["verifier"] == f"judge:{SERVED_NAME}"]
     assert judged, "no finished sample of the problem with an unreadable gold"
-    for verdict in verdicts:  # what the rules decided, or dropped as truncated, was never sent
+    for verdict in verdicts:  # what the rules decided, and what was cut off at max_tokens, was never sent
         if verdict not in judged:
-            assert verdict["status"] != "cannot_tell" or verdict["reason"] == "truncated", verdict
+            cut_off = samples[verdict["sample_key"]]["finish_reason"] == "length"
+            assert verdict["status"] != "cannot_tell" or cut_off, verdict
             assert verdict["judge_reply"] is None and verdict["judge_prompt_hash"] is None
     prompts = [json.loads(body)["messages"][-1]["content"] for body in judge.bodies]
     replies = [json.loads(reply)["choices"][0]["message"]["content"] for reply in judge.replies]
