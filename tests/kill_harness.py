@@ -3,6 +3,7 @@ tests of tests/test_curate_pipeline.py. `python tests/kill_harness.py RUN_SPEC P
 JSON file {"tmp": folder, "curate": {...}, "package": {...}}; POINT is where to die, at its COUNT-th time:
 
     samples   half-way through appending to the sample journal (a torn line)
+    verdicts  half-way through appending to the verdict journal (a torn line)
     curated   half-way through appending a problem's curation line (a torn line)
     row       on adding a row to a shard (the shard is still a hidden temporary file)
     excluded  on writing a line of excluded.jsonl (still under its temporary name)
@@ -37,7 +38,7 @@ def arm(point: str, count: int) -> None:
         seen["n"] += 1
         return seen["n"] >= count
 
-    if point in ("samples", "curated"):
+    if point in ("samples", "verdicts", "curated"):
         append = Journal.append
 
         def torn_append(self, rows):

@@ -169,6 +169,7 @@ def test_a_run_with_nothing_new_repackages_nothing(tmp_path):
 
 KILL_POINTS = [
     ("samples", 1),
+    ("verdicts", 1),
     ("curated", 1),
     ("curated", 4),
     ("row", 1),
