@@ -11,7 +11,11 @@ what it kept and dropped are printed. A one-token sample is never a correct, fin
 dropped (by the verifier, else `truncated`): the curation journal, `excluded.jsonl` and `problem_stats.jsonl`
 are written for every problem, but no row is kept and the shards are empty.
 
-    .venv/bin/python tests/bench/bench_memory.py [--problems 400] [--factor 10] [--select '[all]']
+`--scripted` measures the other half: a scripted teacher in the measured process answers every draw with a
+short worked solution ending in the right boxed answer (4 draws per problem), so every trace passes the
+verifier and the trace filters and the curation, the kept rows and the shards grow with the problems.
+
+    .venv/bin/python tests/bench/bench_memory.py [--problems 400] [--factor 10] [--select '[all]'] [--scripted]
 """
 
 from __future__ import annotations
@@ -45,6 +49,32 @@ sys.exit(code)
 """
 
 
+SCRIPTED_RUN = """
+import resource, sys
+sys.path.insert(0, "tests")
+from scripted_teacher import TEACHER_MODEL, make_sample
+from factory.config import RunConfig, load_config
+from factory.run import run
+
+class Correct:
+    backend, model = "scripted", TEACHER_MODEL
+
+    def stream(self, source, template, sampling):
+        while (request := source.poll(block=True)) is not None:
+            problem = request.problem
+            text = (f"We add the two numbers column by column, carrying where needed: {problem.problem[8:-1]}."
+                    f"\\nSo the answer is $\\\\boxed{{{problem.answer}}}$.")
+            yield [make_sample(problem, index, text) for index in request.indices]
+
+    def close(self):
+        pass
+
+if __name__ == "__main__":
+    run(load_config(RunConfig, sys.argv[1]), lambda line: None, start_teacher=Correct)
+    print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
 def write_problems(path: Path, count: int) -> None:
     rng = random.Random(count)
     with path.open("w") as handle:
@@ -54,24 +84,22 @@ def write_problems(path: Path, count: int) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-def measured_run(
-    scratch: Path, base_url: str, count: int, concurrency: int, select: str | None
-) -> tuple[int, float]:
+def measured_run(scratch: Path, teacher: str, count: int, select: str | None) -> tuple[int, float]:
     problems = scratch / f"problems-{count}.jsonl"
     write_problems(problems, count)
     config = scratch / f"run-{count}.yaml"
     config.write_text(
         f"run_dir: {scratch / f'run-{count}'}\n"
         f"problems: {{paths: ['{problems}']}}\n"
-        f"teacher: {{backend: http, base_url: '{base_url}', model: {SERVED_NAME}, max_concurrency: {concurrency}}}\n"
-        "sampling: {n: 1, max_tokens: 1}\n" + (f"curate: {{select: {select}}}\n" if select else "")
+        + teacher
+        + (f"curate: {{select: {select}}}\n" if select else "")
     )
     curate = load_config(RunConfig, config).curate
     print(
         f"{count:7d} problems  curate: filters {curate.filters}, select {curate.select}, budget {curate.budget}"
     )
     done = subprocess.run(
-        [sys.executable, "-c", MEASURED_RUN, str(config)],
+        [sys.executable, "-c", SCRIPTED_RUN if "scripted" in teacher else MEASURED_RUN, str(config)],
         check=False,
         cwd=ROOT,
         capture_output=True,
@@ -81,7 +109,7 @@ def measured_run(
         raise SystemExit(f"factory run failed:\n{done.stderr[-3000:]}")
     peak = next(line for line in done.stderr.splitlines() if line.startswith("peak_rss_kib"))
     summary = json.loads((scratch / f"run-{count}" / "summary.json").read_text())
-    assert summary["samples"] == count, summary
+    assert summary["samples"] == count * (4 if "scripted" in teacher else 1), summary
     dropped = {unit: sum(reasons.values()) for unit, reasons in summary["dropped"].items()}
     print(f"{count:7d} problems  kept {summary['kept']}, dropped by {dropped}")
     return int(peak.split()[1]), summary["wall_seconds"]
@@ -93,17 +121,27 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--select", default=None, help="curate.select as a YAML list; default the run's own")
+    parser.add_argument(
+        "--scripted", action="store_true", help="a scripted teacher whose traces are all kept"
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    port = free_port()
-    server = start_server(embedded_model_dir(print), port, scratch / "vllm.log")
-    try:
-        base_url = f"http://127.0.0.1:{port}/v1"
-        small = measured_run(scratch, base_url, args.problems, args.concurrency, args.select)
-        large = measured_run(scratch, base_url, args.problems * args.factor, args.concurrency, args.select)
-    finally:
-        stop_server(server)
+    sizes = (args.problems, args.problems * args.factor)
+    if args.scripted:
+        teacher = "teacher: {model: scripted-teacher}\nsampling: {n: 4}\n"
+        small, large = (measured_run(scratch, teacher, count, args.select) for count in sizes)
+    else:
+        port = free_port()
+        server = start_server(embedded_model_dir(print), port, scratch / "vllm.log")
+        teacher = (
+            f"teacher: {{backend: http, base_url: 'http://127.0.0.1:{port}/v1', model: {SERVED_NAME},"
+            f" max_concurrency: {args.concurrency}}}\nsampling: {{n: 1, max_tokens: 1}}\n"
+        )
+        try:
+            small, large = (measured_run(scratch, teacher, count, args.select) for count in sizes)
+        finally:
+            stop_server(server)
     for count, (peak, seconds) in ((args.problems, small), (args.problems * args.factor, large)):
         print(f"{count:7d} problems  peak RSS {peak / 1024:7.1f} MiB  wall {seconds:6.1f} s")
     print(f"peak RSS {args.factor}x / 1x  {large[0] / small[0]:.3f}   (target <= 1.2)")
