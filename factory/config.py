@@ -7,6 +7,7 @@ and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -128,7 +129,6 @@ class JudgeConfig:
             self.base_url = [self.base_url]
 
     def validate(self) -> None:
-        import re
 
         _check(bool(self.base_url), "base_url", "is required for the judge (e.g. http://127.0.0.1:8000/v1)")
         _check(bool(self.model), "model", "is required: the model name the judge's server serves")
@@ -174,7 +174,6 @@ class RejectConfig:
     majority: MajorityConfig | None = None  # problems without a gold take their samples' majority answer
 
     def validate(self) -> None:
-        import re
 
         for index, pattern in enumerate(self.answer_patterns):
             try:
@@ -384,7 +383,7 @@ def build(
     origins = origins or {}
 
     def where(key: str) -> str:
-        parts = key.split(".")
+        parts = re.sub(r"\[\d+\]", "", key).split(".")  # `filters[0].k` was set where `filters` was
         for end in range(len(parts), 0, -1):
             origin = origins.get(".".join(parts[:end]))
             if origin:

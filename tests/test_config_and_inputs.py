@@ -60,6 +60,18 @@ def test_unknown_top_level_key(tmp_path):
         ("reject: {judge: {base_url: 'http://h:8000/v1'}}\n", "reject.judge.model is required"),
         ("reject: {judge: {base_url: x, model: m, max_retries: -1}}\n", "judge.max_retries must be >= 0"),
         ("problems: {paths: []}\n", "problems.paths must list at least one"),
+        (
+            "curate: {filters: [nope]}\n",
+            "curate.filters[0] unknown unit 'nope'; choose from truncated, format,",
+        ),
+        ("curate: {select: [{at_most: 0}]}\n", "curate.select[0].at_most k must be an integer >= 1, got 0"),
+        ("curate: {select: [{pass_rate: {low: 0.8, high: 0.2}}]}\n", "low must be <= high, got low=0.8"),
+        ("curate: {filters: [{repetition: {bogus: 1}}]}\n", "repetition.bogus is not a parameter; valid:"),
+        ("curate: {filters: [truncated, truncated]}\n", "curate.filters lists 'truncated' twice"),
+        ("curate: {filters: [truncated: 3]}\n", "curate.filters[0].truncated takes no parameters"),
+        ("curate: {budget: 0}\n", "curate.budget must be >= 1, got 0"),
+        ("reject: {majority: {min_share: 0}}\n", "reject.majority.min_share must be in (0, 1], got 0.0"),
+        ("adaptive: {give_up_after: 0}\n", "adaptive.give_up_after must be >= 1, got 0"),
     ],
 )
 def test_bad_values_say_what_is_allowed(tmp_path, yaml_text, message):
