@@ -9,6 +9,7 @@ provenance.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 from factory.config import PackageConfig
 from factory.ledger import read_curated, read_keyed_samples
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Sample
-from factory.storage import StageMarkers, fingerprint, write_jsonl
+from factory.storage import StageMarkers, atomic_open, fingerprint, write_jsonl
 from filters.selectors import fair_quotas
 
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -197,52 +198,46 @@ def package(
     if budget is not None:  # a first pass: each problem's quota depends on every problem's kept count
         counts = {c.problem_id: len(c.kept) for c in read_curated(curated_dir, in_scope)}
         quota = dict(zip(order, fair_quotas([counts.get(pid, 0) for pid in order], budget), strict=True))
+    if rebuild:
+        for leftover in run_dir.glob(".*.tmp"):  # files a killed invocation was writing
+            leftover.unlink()
     tally = Tally()
     kept: dict[str, tuple[KeptTrace, ProblemCuration]] = {}
     stats: dict[str, dict[str, Any]] = {}
-    exclusions = _Lines(run_dir / "excluded.jsonl") if rebuild else None
-    for curation in read_curated(curated_dir, in_scope):
-        tally.problems_curated += 1
-        tally.samples += curation.drawn
-        tally.correct += curation.correct
-        tally.gold_sources[curation.gold_source] += 1
-        tally.majority_disagrees += curation.majority_disagrees
-        tally.no_majority += curation.gold_source == "majority" and curation.majority is None
-        header = dataclasses.replace(curation, kept=[], excluded=[])
-        for exclusion in curation.excluded:
-            tally.drop(exclusion.unit, exclusion.reason, exclusion.teacher)
-            if exclusions:
-                exclusions.add({"problem_id": curation.problem_id, **exclusion.to_dict()})
-        shipped = curation.kept[: quota.get(curation.problem_id, len(curation.kept))]
-        for trace in curation.kept[len(shipped) :]:
-            tally.drop(BUDGET_UNIT, "over_budget", trace.teacher)
-            if exclusions:
-                over = Exclusion(
-                    trace.sample_key,
-                    trace.sample_index,
-                    BUDGET_UNIT,
-                    "over_budget",
-                    trace.answer,
-                    "",
-                    trace.teacher,
-                )
-                exclusions.add({"problem_id": curation.problem_id, **over.to_dict()})
-        for trace in shipped:
-            tally.teachers.setdefault(trace.teacher, Counter()).update(("samples", "kept"))
-            if rebuild:
-                kept[trace.sample_key] = (trace, header)
-        tally.kept += len(shipped)
-        tally.problems_solved += bool(shipped)
-        stats[curation.problem_id] = {
-            "samples": curation.drawn,
-            "correct": curation.correct,
-            "kept": len(shipped),
-            "pass_rate": round(curation.correct / curation.drawn, 4) if curation.drawn else None,
-            "gold_source": curation.gold_source,
-            "majority": curation.majority,
-            "vote_share": curation.vote_share,
-            "majority_disagrees": curation.majority_disagrees,
-        }
+    with atomic_open(run_dir / "excluded.jsonl") if rebuild else contextlib.nullcontext() as exclusions:
+        for curation in read_curated(curated_dir, in_scope):
+            tally.problems_curated += 1
+            tally.samples += curation.drawn
+            tally.correct += curation.correct
+            tally.gold_sources[curation.gold_source] += 1
+            tally.majority_disagrees += curation.majority_disagrees
+            tally.no_majority += curation.gold_source == "majority" and curation.majority is None
+            shipped = curation.kept[: quota.get(curation.problem_id, len(curation.kept))]
+            over_budget = [
+                Exclusion(t.sample_key, t.sample_index, BUDGET_UNIT, "over_budget", t.answer, "", t.teacher)
+                for t in curation.kept[len(shipped) :]
+            ]
+            for exclusion in curation.excluded + over_budget:
+                tally.drop(exclusion.unit, exclusion.reason, exclusion.teacher)
+                if exclusions is not None:
+                    write_exclusion(exclusions, curation.problem_id, exclusion)
+            header = dataclasses.replace(curation, kept=[], excluded=[])
+            for trace in shipped:
+                tally.teachers.setdefault(trace.teacher, Counter()).update(("samples", "kept"))
+                if rebuild:
+                    kept[trace.sample_key] = (trace, header)
+            tally.kept += len(shipped)
+            tally.problems_solved += bool(shipped)
+            stats[curation.problem_id] = {
+                "samples": curation.drawn,
+                "correct": curation.correct,
+                "kept": len(shipped),
+                "pass_rate": round(curation.correct / curation.drawn, 4) if curation.drawn else None,
+                "gold_source": curation.gold_source,
+                "majority": curation.majority,
+                "vote_share": curation.vote_share,
+                "majority_disagrees": curation.majority_disagrees,
+            }
     if not rebuild:
         return tally
     shutil.rmtree(shards_dir, ignore_errors=True)
@@ -252,8 +247,6 @@ def package(
         if (found := kept.get(key)) is not None:
             writer.add(to_row(sample, found[0], by_id[sample.problem_id], found[1]))
     writer.close()
-    assert exclusions is not None
-    exclusions.close()
     write_jsonl(
         run_dir / "problem_stats.jsonl",
         ({"problem_id": pid, **stats.get(pid, {"samples": 0, "kept": 0})} for pid in order),
@@ -271,17 +264,5 @@ def _outputs(run_dir: Path) -> list[tuple[str, int]]:
     return [(path.name, path.stat().st_size) for path in paths if path.exists()]
 
 
-class _Lines:
-    """A JSON-lines file written under a temporary name and renamed into place when closed."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._temporary = path.with_name(f".{path.name}.tmp")
-        self._handle = self._temporary.open("w", encoding="utf-8")
-
-    def add(self, row: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-    def close(self) -> None:
-        self._handle.close()
-        os.replace(self._temporary, self._path)
+def write_exclusion(handle: IO[str], problem_id: str, exclusion: Exclusion) -> None:
+    handle.write(json.dumps({"problem_id": problem_id, **exclusion.to_dict()}, ensure_ascii=False) + "\n")

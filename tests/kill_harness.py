@@ -56,8 +56,8 @@ def arm(point: str, count: int) -> None:
         add = factory.package.ShardWriter.add
         factory.package.ShardWriter.add = lambda self, row: die() if due() else add(self, row)
     elif point == "excluded":
-        add_line = factory.package._Lines.add
-        factory.package._Lines.add = lambda self, row: die() if due() else add_line(self, row)
+        write = factory.package.write_exclusion
+        factory.package.write_exclusion = lambda *args: die() if due() else write(*args)
     elif point == "mark":
         mark = StageMarkers.mark_done
         StageMarkers.mark_done = lambda self, name, inputs: (
