@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -177,6 +178,11 @@ KILL_POINTS = [
     ("excluded", 3),
     ("mark", 1),
 ]
+# And points drawn at random (seeded, so a failure reproduces) over every event the run has: 6 curation
+# lines, 7 shard rows and 11 exclusion lines with `at_most: 2`.
+_EVENTS = {"curated": 6, "row": 7, "excluded": 11}
+_DRAW = random.Random(10)
+KILL_POINTS += [(point, _DRAW.randint(1, _EVENTS[point])) for point in _DRAW.choices(sorted(_EVENTS), k=4)]
 
 
 @pytest.mark.parametrize("point, count", KILL_POINTS)
