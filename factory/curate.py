@@ -25,7 +25,7 @@ from factory.records import (
     SampleVerdict,
 )
 from factory.teachers import Log
-from filters.curation import Draws, Trace, curate_problem
+from filters.curation import Draws, Trace, curate_problem, first_drop
 
 
 class Curator:
@@ -52,7 +52,7 @@ class Curator:
 
     def passes(self, trace: Trace) -> bool:
         """Correct, and no trace filter drops it: what adaptive sampling counts (selection comes later)."""
-        return trace.correct and all(unit.drop_reason(trace) is None for _, unit in self.trace_filters)
+        return first_drop(trace, self.trace_filters) is None
 
     def enough(self, passing: int) -> bool:
         """With `passing` traces, no further draw can change what is kept: a selector says so and none before

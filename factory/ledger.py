@@ -125,7 +125,7 @@ class Ledger:
         if not markers.is_done("curated", curate_inputs):
             shutil.rmtree(curated_dir, ignore_errors=True)
             markers.mark_done("curated", curate_inputs)
-        for folder in (samples_dir, verdicts_dir, curated_dir):
+        for folder in (samples_dir, verdicts_dir, run_dir / "votes", curated_dir):
             for part in folder.glob(PART_GLOB):
                 drop_torn_tail(part)
         redo = _drop_lines(

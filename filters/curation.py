@@ -84,6 +84,17 @@ class Curated:
 VERIFIER_UNIT = "verifier"
 
 
+def first_drop(trace: Trace, trace_filters: Sequence[tuple[str, TraceFilter]]) -> tuple[str, str] | None:
+    """(unit, reason) of the first unit that drops `trace`, the verifier's verdict first; None to keep it."""
+    if not trace.correct:
+        return VERIFIER_UNIT, trace.verdict_reason
+    for name, unit in trace_filters:
+        reason = unit.drop_reason(trace)
+        if reason is not None:
+            return name, reason
+    return None
+
+
 def curate_problem(
     traces: Sequence[Trace],
     draws: Draws,
@@ -95,16 +106,11 @@ def curate_problem(
     kept: list[Trace] = []
     dropped: list[tuple[Trace, str, str]] = []
     for trace in traces:
-        if not trace.correct:
-            dropped.append((trace, VERIFIER_UNIT, trace.verdict_reason))
-            continue
-        for name, unit in trace_filters:
-            reason = unit.drop_reason(trace)
-            if reason is not None:
-                dropped.append((trace, name, reason))
-                break
-        else:
+        drop = first_drop(trace, trace_filters)
+        if drop is None:
             kept.append(trace)
+        else:
+            dropped.append((trace, *drop))
     for name, selector in selectors:
         selection = selector.select(kept, draws)
         kept = selection.kept
