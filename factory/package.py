@@ -155,7 +155,6 @@ class ShardWriter:
 class Tally:
     """Counts over every problem's curation: what the summary prints and the manifest records."""
 
-    problems_curated: int = 0
     problems_solved: int = 0  # with at least one kept trace
     samples: int = 0
     correct: int = 0
@@ -206,7 +205,6 @@ def package(
     stats: dict[str, dict[str, Any]] = {}
     with atomic_open(run_dir / "excluded.jsonl") if rebuild else contextlib.nullcontext() as exclusions:
         for curation in read_curated(curated_dir, in_scope):
-            tally.problems_curated += 1
             tally.samples += curation.drawn
             tally.correct += curation.correct
             tally.gold_sources[curation.gold_source] += 1
