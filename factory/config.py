@@ -208,13 +208,60 @@ class AdaptiveConfig:
 
 
 @dataclass
+class EvalSetConfig:
+    """An evaluation set the corpus must not leak: a JSONL, Parquet or CSV file, and the field holding each
+    item's text (its problem)."""
+
+    path: str = ""
+    field: str = "problem"
+
+    def validate(self) -> None:
+        _check(bool(self.path), "path", "must name a JSONL, Parquet or CSV file of evaluation items")
+        _check(bool(self.field), "field", "must name the column holding each evaluation item's text")
+
+
+CORPUS_TARGETS = ("problems", "traces")
+
+
+@dataclass
+class DecontaminateConfig:
+    """Drop the problems (before any is sampled) and the kept traces that share a word `ngram`-gram with an
+    item of an evaluation set; with `fuzzy`, also the problems whose rapidfuzz ratio to an item reaches it."""
+
+    sets: list[EvalSetConfig] = field(default_factory=list)
+    ngram: int = 8  # open-r1's (from s1); datatrove uses 12
+    fuzzy: float | None = None  # e.g. 95, OpenThoughts' threshold; needs rapidfuzz
+    on: list[str] = field(default_factory=lambda: list(CORPUS_TARGETS))
+
+    def validate(self) -> None:
+        _check(bool(self.sets), "sets", "must list at least one evaluation set ({path, field})")
+        _check(self.ngram >= 1, "ngram", f"must be >= 1, got {self.ngram}")
+        _check(
+            self.fuzzy is None or 0 < self.fuzzy <= 100, "fuzzy", f"must be in (0, 100], got {self.fuzzy}"
+        )
+        _targets(self.on)
+
+
+def _targets(on: list[str]) -> None:
+    for index, target in enumerate(on):
+        _choice(f"on[{index}]", target, CORPUS_TARGETS)
+    _check(bool(on), "on", f"must list one or both of {', '.join(CORPUS_TARGETS)}")
+
+
+@dataclass
 class CurateConfig:
     """The curate stage: which verified traces ship. Each list is in order; an item is a unit's name, or
     `{name: {parameter: value}}`, or `{name: value}` for a unit's first parameter (`- at_most: 2`). A trace
-    is dropped by the first unit that finds a reason; leave a unit out of the list to turn it off."""
+    is dropped by the first unit that finds a reason; leave a unit out of the list to turn it off.
+
+    `filters` and `select` judge one problem at a time, as soon as its draws are verified. `decontaminate`
+    and `dedup` judge the corpus as a whole: on problems before any is sampled, on traces when the shards
+    are made (a contaminated trace first, then duplicates; the first copy in problem order is kept)."""
 
     filters: list[Any] = field(default_factory=lambda: list(_trace_filter_defaults()))
     select: list[Any] = field(default_factory=lambda: list(_selector_defaults()))
+    decontaminate: DecontaminateConfig | None = None
+    dedup: list[Any] = field(default_factory=lambda: list(_dedup_defaults()))
     budget: int | None = (
         None  # total rows: "fair" round-robin, each problem's best trace first, then its second...
     )
@@ -222,6 +269,7 @@ class CurateConfig:
     def validate(self) -> None:
         self.trace_filters()
         self.selectors()
+        self.dedup_units()
         _check(self.budget is None or self.budget >= 1, "budget", f"must be >= 1, got {self.budget}")
 
     def trace_filters(self) -> list[tuple[str, Any]]:
@@ -234,6 +282,16 @@ class CurateConfig:
 
         return _units(self.select, SELECTORS, "select")
 
+    def dedup_units(self) -> list[tuple[str, Any]]:
+        from filters.dedup import DEDUP_UNITS
+
+        return _units(self.dedup, DEDUP_UNITS, "dedup")
+
+    def per_problem(self) -> dict[str, Any]:
+        """What decides one problem's curation line: the corpus-wide units and the budget only decide which
+        curated traces are packaged (the shards' marker has them)."""
+        return {"filters": self.filters, "select": self.select}
+
 
 def _trace_filter_defaults() -> tuple[str, ...]:
     from filters.trace_filters import DEFAULT_TRACE_FILTERS
@@ -245,6 +303,12 @@ def _selector_defaults() -> tuple[str, ...]:
     from filters.selectors import DEFAULT_SELECTORS
 
     return tuple(DEFAULT_SELECTORS)
+
+
+def _dedup_defaults() -> tuple[str, ...]:
+    from filters.dedup import DEFAULT_DEDUP
+
+    return tuple(DEFAULT_DEDUP)
 
 
 def _units(items: list[Any], registry: dict[str, type], key: str) -> list[tuple[str, Any]]:
@@ -283,13 +347,62 @@ def _units(items: list[Any], registry: dict[str, type], key: str) -> list[tuple[
     return units
 
 
+ROUND_TRIP_POLICIES = ("warn", "drop", "fail")
+
+
 @dataclass
-class PackageConfig:
-    rows_per_shard: int = 50_000
-    compression: str = "zstd"
+class StudentConfig:
+    """The student the corpus is for: each kept row is rendered with its tokenizer and chat template as
+    TRL's SFTTrainer will, and the rows the template would damage are counted (a `<think>` block the
+    template drops, a row longer than `max_length`); `policy` says what to do about them."""
+
+    tokenizer: str = EMBEDDED_MODEL  # a local folder or a model id with a tokenizer (and chat template)
+    max_length: int = 1024  # SFTConfig.max_length of the training run
+    policy: str = "warn"  # warn | drop (the rows, with a reason) | fail (the packaging)
+    chat_template: str | None = None  # a Jinja file replacing the tokenizer's own template
 
     def validate(self) -> None:
-        _check(self.rows_per_shard >= 1, "rows_per_shard", "must be >= 1")
+        _check(bool(self.tokenizer), "tokenizer", "must name the student's tokenizer (a folder or model id)")
+        _check(self.max_length >= 16, "max_length", f"must be >= 16, got {self.max_length}")
+        _choice("policy", self.policy, ROUND_TRIP_POLICIES)
+
+
+PREFERENCE_POLICIES = ("random", "shortest_longest", "common_wrong")
+
+
+@dataclass
+class PreferenceConfig:
+    """A second dataset config in TRL's preference format (prompt, chosen, rejected), one pair per problem:
+    `random`: a kept trace against a wrong one, both drawn at random (seeded);
+    `shortest_longest`: the shortest kept trace against the longest correct one;
+    `common_wrong`: the best kept trace against a trace giving the most common wrong answer."""
+
+    policy: str = "random"
+    seed: int = 0
+
+    def validate(self) -> None:
+        _choice("policy", self.policy, PREFERENCE_POLICIES)
+
+
+@dataclass
+class PackageConfig:
+    # Hugging Face's conventions: a shard file stays under max_shard_bytes, a row group near row_group_bytes
+    # (both measured before compression, so the files come out smaller).
+    max_shard_bytes: int = 500_000_000
+    row_group_bytes: int = 100_000_000
+    compression: str = "zstd"
+    student: StudentConfig | None = None  # the round-trip check against the student's chat template
+    preference: PreferenceConfig | None = None  # also write the `preference` config
+    rejected: bool = False  # also write the `rejected` config: every dropped sample, its unit and reason
+
+    def validate(self) -> None:
+        _check(self.max_shard_bytes >= 1, "max_shard_bytes", "must be >= 1")
+        _check(self.row_group_bytes >= 1, "row_group_bytes", "must be >= 1")
+        _check(
+            self.row_group_bytes <= self.max_shard_bytes,
+            "row_group_bytes",
+            f"must be <= max_shard_bytes ({self.max_shard_bytes})",
+        )
         _choice("compression", self.compression, ("zstd", "snappy", "gzip", "none"))
 
 
@@ -324,10 +437,14 @@ class SFTRunConfig:
     model: str = EMBEDDED_MODEL
     output_dir: str = "runs/quickstart/student"
     max_length: int = 1024
+    # The round-trip check (as `package.student.policy`): rows the chat template damages are warned about,
+    # dropped, or stop the training before it starts.
+    round_trip: str = "warn"
     training: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         _check(self.max_length >= 16, "max_length", "must be >= 16")
+        _choice("round_trip", self.round_trip, ROUND_TRIP_POLICIES)
         for reserved in ("output_dir", "max_length"):
             _check(reserved not in self.training, f"training.{reserved}", f"set it as top-level `{reserved}`")
 

@@ -136,8 +136,10 @@ class Exclusion(_Record):
     unit: str  # verifier, truncated, format, repetition..., or a selector's name
     reason: str  # the unit's snake_case reason: wrong_answer, truncated, not_boxed, over_k...
     answer: str | None
-    trace: str  # "" for a trace the package stage's budget left out: it is in the sample journal
+    trace: str  # "" for a trace the package stage dropped (budget, dedup...): it is in the sample journal
     teacher: str
+    # What the drop points at: the copy kept (dedup), the evaluation item matched (decontaminate)...
+    detail: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -15,12 +15,12 @@ stage calls it, not the per-problem curation.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from filters.curation import Draws, Selection, Trace
+from filters.text import word_shingles
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,15 +214,6 @@ def fair_quotas(kept_per_problem: Sequence[int], budget: int) -> list[int]:
         left -= extra
         quotas.append(min(count, full_passes) + extra)
     return quotas
-
-
-def word_shingles(text: str, ngram: int) -> frozenset[str]:
-    """The set of `ngram`-word runs of `text` (lowercased `\\w+` tokens); a text shorter than `ngram` words
-    is one shingle, so short traces still compare."""
-    words = re.findall(r"\w+", text.lower())
-    if len(words) < ngram:
-        return frozenset([" ".join(words)] if words else [])
-    return frozenset(" ".join(words[at : at + ngram]) for at in range(len(words) - ngram + 1))
 
 
 def jaccard(first: frozenset[str], second: frozenset[str]) -> float:

@@ -17,8 +17,8 @@ from filters.selectors import (
     ShortestLongest,
     fair_quotas,
     jaccard,
-    word_shingles,
 )
+from filters.text import word_shingles
 
 PROBLEM = "What is the sum of the positive divisors of 360?"
 
