@@ -236,9 +236,7 @@ class DecontaminateConfig:
     def validate(self) -> None:
         _check(bool(self.sets), "sets", "must list at least one evaluation set ({path, field})")
         _check(self.ngram >= 1, "ngram", f"must be >= 1, got {self.ngram}")
-        _check(
-            self.fuzzy is None or 0 < self.fuzzy <= 100, "fuzzy", f"must be in (0, 100], got {self.fuzzy}"
-        )
+        _check(self.fuzzy is None or 0 < self.fuzzy <= 100, "fuzzy", f"must be in (0, 100], got {self.fuzzy}")
         _targets(self.on)
 
 

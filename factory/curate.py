@@ -96,6 +96,7 @@ class Curator:
                     answer=trace.answer,
                     trace=trace.text,
                     teacher=verdicts[trace.sample_key].teacher,
+                    status=verdicts[trace.sample_key].status,
                 )
                 for trace, unit, reason in sorted(curated.dropped, key=lambda item: item[0].index)
             ],

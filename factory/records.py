@@ -140,6 +140,7 @@ class Exclusion(_Record):
     teacher: str
     # What the drop points at: the copy kept (dedup), the evaluation item matched (decontaminate)...
     detail: dict[str, Any] | None = None
+    status: str = ""  # the verifier's status for the sample (correct, incorrect, cannot_tell)
 
 
 @dataclass(slots=True)

@@ -36,18 +36,27 @@ import yaml
 
 import filters
 from factory import config as config_module
-from factory.config import RejectConfig, RunConfig
+from factory.card import CONFIG_COPY, DATASET_CONFIGS, write_card
+from factory.config import RejectConfig, RunConfig, StudentConfig
+from factory.corpus import (
+    DECONTAMINATE_UNIT,
+    corpus_identity,
+    dedup_unit_name,
+    load_decontaminator,
+    screen_problems,
+)
 from factory.curate import Curator
 from factory.errors import FactoryError
 from factory.judge import JUDGE_ERROR, ModelJudge
 from factory.ledger import NO_GOLD, Ledger, Scope, read_verdicts, read_votes
-from factory.package import Tally, package
+from factory.package import BUDGET_UNIT, ROUND_TRIP_UNIT, CorpusUnits, Tally, package
 from factory.pipeline import LazyTeacher, stream
 from factory.problems import read_problems
 from factory.progress import Progress
-from factory.prompts import load_template
+from factory.prompts import PromptTemplate, load_template
 from factory.storage import fingerprint, write_json
 from factory.teachers import Log, Teacher, make_teacher
+from filters.curation import VERIFIER_UNIT
 
 # `extra_body` fields that change what a server reports, not what it generates.
 _REPORTING_ONLY = ("return_token_ids",)
@@ -101,6 +110,13 @@ class Summary:
     teachers: dict[str, dict[str, int]] = field(default_factory=dict)  # "backend:model" → samples, kept
     judge: str | None = None  # "judge:<model>" when a model judge is configured
     judged: dict[str, int] = field(default_factory=dict)  # its verdicts: samples, correct, incorrect...
+    problems_dropped: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # before sampling: unit → reason
+    contamination: dict[str, int] = field(default_factory=dict)  # evaluation set → kept traces it matched
+    round_trip: dict[str, Any] | None = None  # the student check (`package.student`)
+    preference_pairs: int = 0
+    rejected_rows: int = 0
 
     @property
     def pass_rate(self) -> float:
@@ -128,6 +144,17 @@ class Summary:
             )
         return f"gold       {sources}" + (f"; {'; '.join(notes)}" if notes else "")
 
+    def _round_trip_line(self) -> str:
+        report = self.round_trip or {}
+        found = report.get("think_dropped", 0) + report.get("over_max_length", 0)
+        return f"round trip {report.get('rows', 0)} rows rendered with {report.get('tokenizer')}: " + (
+            f"{report.get('think_dropped', 0)} lose their <think> block, "
+            f"{report.get('over_max_length', 0)} exceed max_length={report.get('max_length')}"
+            + (f" ({report.get('dropped', 0)} dropped)" if report.get("dropped") else "")
+            if found
+            else "all intact"
+        )
+
     def lines(self) -> list[str]:
         width = max((len(unit) for unit in self.dropped), default=0)
         drops = [
@@ -135,14 +162,23 @@ class Summary:
             + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items(), key=lambda i: -i[1]))
             for unit, reasons in self.dropped.items()
         ]
+        left_out = sum(sum(reasons.values()) for reasons in self.problems_dropped.values())
         return [
             f"problems   {self.problems} ({self.problems_solved} with at least one kept trace)",
+            *(
+                [f"left out   {left_out} problems before sampling ({_nested_counts(self.problems_dropped)})"]
+                if left_out
+                else []
+            ),
             f"samples    {self.samples} ({self.generated_now} generated now, {self.reused_problems} problems reused)",
             f"correct    {self.correct} (pass rate {self.pass_rate:.1%})",
             *([self._gold_line()] if "majority" in self.gold_sources or self.majority_disagrees else []),
             *([self._judged_line()] if self.judge else []),
             *(drops or ["dropped    none"]),
             f"kept       {self.kept}",
+            *([self._round_trip_line()] if self.round_trip else []),
+            *([f"preference {self.preference_pairs} pairs"] if self.preference_pairs else []),
+            *([f"rejected   {self.rejected_rows} rows"] if self.rejected_rows else []),
             *(
                 f"teacher    {name}: {counts['samples']} samples, {counts['kept']} kept"
                 for name, counts in self.teachers.items()
@@ -151,6 +187,13 @@ class Summary:
             f"shards     {Path(self.run_dir) / 'shards'} ({len(self.shards)} file(s))",
             f"wall time  {self.wall_seconds:.0f} s",
         ]
+
+
+def _nested_counts(counts: dict[str, dict[str, int]]) -> str:
+    return ", ".join(
+        f"{unit}: " + ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+        for unit, reasons in counts.items()
+    )
 
 
 def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
@@ -182,14 +225,16 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     summary = Summary(run_dir=str(run_dir))
 
     # Read once: the problems' text stays in memory for the whole run (requests, curation, rows).
-    problems = {
-        problem.id: problem
-        for problem in read_problems(config.problems, without_answer=config.reject.majority is not None)
-    }
-    summary.problems = len(problems)
+    read = list(read_problems(config.problems, without_answer=config.reject.majority is not None))
+    decontaminator = load_decontaminator(config.curate)
+    screened, screened_out = screen_problems(read, config.curate, decontaminator, run_dir)
+    problems = {problem.id: problem for problem in screened}
+    summary.problems = len(read)
+    summary.problems_dropped = _nested(screened_out)
     without_gold = sum(problem.answer == NO_GOLD for problem in problems.values())
     log(
-        f"{len(problems)} problems from {', '.join(config.problems.paths)}"
+        f"{len(read)} problems from {', '.join(config.problems.paths)}"
+        + (f"; {len(read) - len(problems)} left out ({_reasons(screened_out)})" if screened_out else "")
         + (f"; {without_gold} without an answer take their samples' majority answer" if without_gold else "")
     )
     scope = Scope({pid: hash(problem.answer) for pid, problem in problems.items()}, config.max_draws())
@@ -197,8 +242,9 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     verify_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
     # The budget is not here: it only decides which curated rows are packaged (the shards' marker has it).
     # The adaptive policy is: it decides which draws a problem is curated from.
-    curate = {k: v for k, v in dataclasses.asdict(config.curate).items() if k != "budget"}
-    curate_inputs = fingerprint(verify_inputs, curate, dataclasses.asdict(config.adaptive), scope.max_draws)
+    curate_inputs = fingerprint(
+        verify_inputs, config.curate.per_problem(), dataclasses.asdict(config.adaptive), scope.max_draws
+    )
     ledger = Ledger.read(run_dir, verify_inputs, curate_inputs, scope)
     progress = Progress(len(problems), log)
     teachers = [
@@ -231,17 +277,69 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     summary.judge = judge.name if judge else None
 
     tally = package(
-        run_dir, list(problems.values()), scope.golds, config.package, config.curate.budget, curate_inputs
+        run_dir,
+        list(problems.values()),
+        scope.golds,
+        config.package,
+        config.curate.budget,
+        corpus_units(config, decontaminator, log),
+        fingerprint(curate_inputs, corpus_identity(config.curate, decontaminator), _student_identity(config)),
     )
     _fill(summary, tally)
     if judge is not None:
         summary.judged = _judged(run_dir, scope)
     shards_dir = run_dir / "shards"
     summary.shards = sorted(str(path) for path in shards_dir.glob("*.parquet"))
-    write_json(shards_dir / "manifest.json", _manifest(config, summary, shards_dir))
+    manifest = _manifest(config, summary, shards_dir, template, decontaminator)
+    write_json(shards_dir / "manifest.json", manifest)
+    (shards_dir / CONFIG_COPY).write_text(config_module.dump(config))
+    write_card(shards_dir, manifest)
     summary.wall_seconds = round(time.monotonic() - started, 1)
     write_json(run_dir / "summary.json", summary.to_dict())
     return summary
+
+
+def corpus_units(config: RunConfig, decontaminator: Any, log: Log) -> CorpusUnits:
+    """The units that judge kept traces against the whole corpus when the shards are made."""
+    student = config.package.student
+    traces = config.curate.decontaminate is not None and "traces" in config.curate.decontaminate.on
+    return CorpusUnits(
+        decontaminator=decontaminator if traces else None,
+        dedup=config.curate.dedup_units(),
+        # Loaded only when the shards are made again: a tokenizer takes seconds to load.
+        round_trip=None if student is None else functools.partial(_load_round_trip, student, log),
+        round_trip_policy=student.policy if student else "warn",
+    )
+
+
+def _load_round_trip(student: StudentConfig, log: Log) -> Any:
+    from factory.roundtrip import RoundTrip
+
+    return RoundTrip.load(student.tokenizer, student.max_length, student.chat_template, log)
+
+
+def _student_identity(config: RunConfig) -> str | None:
+    """The chat template file's contents decide the round-trip check as much as its path."""
+    student = config.package.student
+    if student is None or student.chat_template is None:
+        return None
+    try:
+        return fingerprint(Path(student.chat_template).read_text())
+    except OSError as error:
+        raise FactoryError(
+            f"package.student.chat_template: cannot read {student.chat_template} ({error.strerror})"
+        ) from None
+
+
+def _nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    nested: dict[str, dict[str, int]] = {}
+    for (unit, reason), count in sorted(counts.items()):
+        nested.setdefault(unit, {})[reason] = count
+    return nested
+
+
+def _reasons(counts: Counter[tuple[str, str]]) -> str:
+    return ", ".join(f"{unit}: {reason} {count}" for (unit, reason), count in sorted(counts.items()))
 
 
 def _fill(summary: Summary, tally: Tally) -> None:
@@ -253,6 +351,10 @@ def _fill(summary: Summary, tally: Tally) -> None:
     summary.gold_sources = dict(tally.gold_sources)
     summary.no_majority = tally.no_majority
     summary.majority_disagrees = tally.majority_disagrees
+    summary.contamination = dict(tally.contamination)
+    summary.round_trip = tally.round_trip
+    summary.preference_pairs = tally.preference_pairs
+    summary.rejected_rows = tally.rejected_rows
     summary.teachers = {
         name: {"samples": c["samples"], "kept": c["kept"]} for name, c in sorted(tally.teachers.items())
     }
@@ -308,7 +410,9 @@ def _first_difference(old: Any, new: Any, prefix: str = "") -> str:
     return f"{prefix.rstrip('.')}: {old!r} → {new!r}"
 
 
-def _manifest(config: RunConfig, summary: Summary, shards_dir: Path) -> dict[str, Any]:
+def _manifest(
+    config: RunConfig, summary: Summary, shards_dir: Path, template: PromptTemplate, decontaminator: Any
+) -> dict[str, Any]:
     packages = {}
     for name in (
         "factory",
@@ -325,12 +429,28 @@ def _manifest(config: RunConfig, summary: Summary, shards_dir: Path) -> dict[str
             packages[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
+    decontamination = None
+    if decontaminator is not None:
+        decontamination = {
+            "sets": decontaminator.sets_summary(),
+            "ngram": config.curate.decontaminate.ngram,  # type: ignore[union-attr]
+            "fuzzy": config.curate.decontaminate.fuzzy,  # type: ignore[union-attr]
+            "on": config.curate.decontaminate.on,  # type: ignore[union-attr]
+            "problems_left_out": summary.problems_dropped.get(DECONTAMINATE_UNIT, {}).get("contaminated", 0),
+            "traces_dropped": summary.contamination,
+        }
     return {
-        "format": "factory-shards/1",
+        "format": "factory-shards/2",
         "columns": "prompt/completion are TRL conversational prompt-completion; trace and answer are plain text",
         "shards": sorted(path.name for path in shards_dir.glob("*.parquet")),
+        "configs": {
+            name: sorted(path.name for path in shards_dir.glob(f"{name}-*.parquet"))
+            for name in DATASET_CONFIGS
+            if any(shards_dir.glob(f"{name}-*.parquet"))
+        },
         "counts": {
             "problems": summary.problems,
+            "problems_left_out": summary.problems_dropped,
             "problems_solved": summary.problems_solved,
             "samples": summary.samples,
             "correct": summary.correct,
@@ -339,7 +459,14 @@ def _manifest(config: RunConfig, summary: Summary, shards_dir: Path) -> dict[str
             "dropped": summary.dropped,
             "gold_sources": summary.gold_sources,
             "judged_by_model": summary.judged,
+            "preference_pairs": summary.preference_pairs,
+            "rejected_rows": summary.rejected_rows,
         },
+        "teachers": [teacher_identity(dataclasses.asdict(teacher)) for teacher in config.all_teachers()],
+        "prompt": {"template": template.name, "hash": template.hash},
+        "curation": curation_units(config, summary),
+        "decontamination": decontamination,
+        "round_trip": summary.round_trip,
         "config": config_module.to_dict(
             config
         ),  # API keys never appear: the config holds only the variable's name
@@ -347,4 +474,38 @@ def _manifest(config: RunConfig, summary: Summary, shards_dir: Path) -> dict[str
         "packages": packages,
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "reproduce": f"factory run {shards_dir / CONFIG_COPY}",
     }
+
+
+def curation_units(config: RunConfig, summary: Summary) -> list[dict[str, Any]]:
+    """Every keep/drop unit in the order it runs, with its parameters and what it dropped."""
+
+    def unit(
+        name: str, stage: str, parameters: dict[str, Any], counted_as: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "unit": name,
+            "stage": stage,
+            "parameters": parameters,
+            "dropped": summary.dropped.get(counted_as or name, {}),
+        }
+
+    reject = {k: v for k, v in dataclasses.asdict(config.reject).items() if k != "judge"}
+    units = [unit(VERIFIER_UNIT, "verify", {"version": filters.VERSION, **reject})]
+    units += [unit(name, "trace filter", _parameters(u)) for name, u in config.curate.trace_filters()]
+    units += [unit(name, "selector", _parameters(u)) for name, u in config.curate.selectors()]
+    if config.curate.decontaminate is not None:
+        settings = dataclasses.asdict(config.curate.decontaminate)
+        units.append(unit(DECONTAMINATE_UNIT, "corpus", settings))
+    for name, dedup in config.curate.dedup_units():
+        units.append(unit(dedup_unit_name(name), "corpus", _parameters(dedup)))
+    if config.package.student is not None:
+        units.append(unit(ROUND_TRIP_UNIT, "package", dataclasses.asdict(config.package.student)))
+    if config.curate.budget is not None:
+        units.append(unit(BUDGET_UNIT, "package", {"budget": config.curate.budget}))
+    return units
+
+
+def _parameters(unit: Any) -> dict[str, Any]:
+    return {f.name: getattr(unit, f.name) for f in dataclasses.fields(unit)}

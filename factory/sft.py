@@ -13,37 +13,61 @@ from typing import Any
 from factory.config import SFTRunConfig
 from factory.embedded import resolve_model
 from factory.errors import FactoryError
+from factory.roundtrip import RoundTrip, RoundTripReport, RowCheck
 from factory.teachers import Log
+
+BATCH = 512  # rows checked per tokenizer call in the round trip
 
 
 def load_shards(data_dir: str | Path) -> Any:
-    """The shards of a run as a `datasets.Dataset` (split train)."""
+    """The `train` config of a run's shards (`train-*.parquet`) as a `datasets.Dataset`.
+
+    The folder also holds the `preference` and `rejected` configs, whose columns differ.
+    """
     from datasets import load_dataset
 
     data_dir = Path(data_dir)
-    if not any(data_dir.glob("*.parquet")):
+    if not any(data_dir.glob("train-*.parquet")):
         raise FactoryError(
-            f"data_dir: no Parquet shards in {data_dir}; run `factory run CONFIG` first "
+            f"data_dir: no Parquet shards (train-*.parquet) in {data_dir}; run `factory run CONFIG` first "
             "(a run that kept no trace writes none: see its summary)"
         )
-    return load_dataset("parquet", data_dir=str(data_dir), split="train")
+    return load_dataset("parquet", data_files=str(data_dir / "train-*.parquet"), split="train")
 
 
-def _token_count(tokenizer: Any, messages: list[dict[str, str]], **kwargs: Any) -> int:
-    ids = tokenizer.apply_chat_template(messages, tokenize=True, **kwargs)
-    return len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+def check_round_trip(
+    dataset: Any, round_trip: RoundTrip, policy: str, log: Log
+) -> tuple[Any, RoundTripReport]:
+    """Render every row as SFTTrainer will and apply `policy` (warn | drop | fail) to the damaged ones.
 
-
-def length_report(dataset: Any, tokenizer: Any, max_length: int) -> tuple[int, int, int]:
-    """(examples longer than max_length once rendered with the chat template, examples whose prompt alone
-    fills max_length, longest length)."""
-    too_long, no_room, longest = 0, 0, 0
-    for row in dataset:
-        length = _token_count(tokenizer, row["prompt"] + row["completion"])
-        longest = max(longest, length)
-        too_long += length > max_length
-        no_room += _token_count(tokenizer, row["prompt"], add_generation_prompt=True) >= max_length
-    return too_long, no_room, longest
+    Returns the dataset to train on (without the damaged rows under `drop`) and the report.
+    """
+    report = round_trip.report(policy)
+    checks: list[RowCheck] = []
+    rows = dataset.select_columns(["prompt", "completion"])
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        checks.extend(round_trip.check_many(list(zip(batch["prompt"], batch["completion"], strict=True))))
+    for check in checks:
+        report.add(check)
+    if checks and all(check.prompt_fills for check in checks):
+        # TRL would drop every row and fail deep inside the trainer on an empty dataset.
+        raise FactoryError(
+            f"max_length: {round_trip.max_length} tokens leaves no room for any trace after its prompt; raise it"
+        )
+    message = report.message(setting="round_trip")
+    if message is None:
+        return dataset, report
+    if policy == "fail":
+        raise FactoryError(message)
+    if policy == "drop":
+        keep = [index for index, check in enumerate(checks) if check.reason is None]
+        if not keep:
+            raise FactoryError(f"{message} Nothing is left to train on.")
+        log(message)
+        return dataset.select(keep), report
+    log(f"warning: {message}")
+    return dataset, report
 
 
 def _has_gpu() -> bool:
@@ -54,7 +78,6 @@ def _has_gpu() -> bool:
 
 def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
     try:
-        from transformers import AutoTokenizer
         from trl import SFTConfig, SFTTrainer
     except ImportError as error:
         raise FactoryError(
@@ -71,19 +94,13 @@ def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
     if len(dataset) == 0:
         raise FactoryError(f"{config.data_dir}: the shards hold no kept traces; nothing to train on")
     model = resolve_model(config.model, log)
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    too_long, no_room, longest = length_report(dataset, tokenizer, config.max_length)
-    if no_room == len(dataset):
-        raise FactoryError(
-            f"max_length: {config.max_length} tokens leaves no room for any trace after its prompt; raise it"
-        )
-    if too_long:
-        log(
-            f"warning: {too_long} of {len(dataset)} traces exceed max_length={config.max_length} tokens "
-            f"(longest {longest}); TRL truncates them, cutting off their answers"
-            + (f", and drops the {no_room} whose prompt alone fills it" if no_room else "")
-            + ". Raise max_length to keep them."
-        )
+    # SFTTrainer installs a Jinja `chat_template_path` on the tokenizer before tokenizing: check with it too.
+    template_path = config.training.get("chat_template_path")
+    if not (isinstance(template_path, str) and template_path.endswith((".jinja", ".j2"))):
+        template_path = None
+    round_trip = RoundTrip.load(config.model, config.max_length, template_path, log)
+    tokenizer = round_trip.tokenizer
+    dataset, report = check_round_trip(dataset, round_trip, config.round_trip, log)
     training = dict(config.training)
     if "bf16" not in training and not _has_gpu():
         # TRL defaults to bf16 autocast; emulated bf16 on a CPU made a training step 20x slower here.
@@ -97,4 +114,9 @@ def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
     log(
         f"student saved to {config.output_dir} (train loss {result.training_loss:.4f}, {result.global_step} steps)"
     )
-    return {"steps": result.global_step, "train_loss": result.training_loss, "examples": len(dataset)}
+    return {
+        "steps": result.global_step,
+        "train_loss": result.training_loss,
+        "examples": len(dataset),
+        "round_trip": report.to_dict(),
+    }

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"\w+")
+# Chinese and Japanese are written without spaces: each Han or kana character is a word of its own, or a
+# whole sentence would be one word and no n-gram of it would ever match another text.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
 
 
 def words(text: str) -> list[str]:
-    """The lowercased `\\w+` tokens of `text`: punctuation, LaTeX braces and spacing do not count."""
+    """The lowercased `\\w+` tokens of `text` (one per Han or kana character): punctuation, LaTeX braces
+    and spacing do not count."""
     return _WORD.findall(text.lower())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -11,7 +12,8 @@ from click.testing import CliRunner
 from factory.cli import main
 from factory.config import RejectConfig
 from factory.curate import kept_trace
-from factory.package import ShardWriter, to_row
+from factory.errors import FactoryError
+from factory.package import SCHEMA, ShardWriter, to_row
 from factory.prompts import load_template
 from factory.records import Problem, ProblemCuration, Sample, SampleVerdict
 from factory.reject import verdicts_for
@@ -84,20 +86,21 @@ def test_answer_patterns():
 def shards_dir(tmp_path):
     verdicts = judged(RejectConfig())
     shards = tmp_path / "shards"
-    writer = ShardWriter(shards, "train-00000", rows_per_shard=1, compression="zstd")
+    # A byte limit below one row's size: each row gets a shard of its own.
+    writer = ShardWriter(shards, "train", SCHEMA, max_shard_bytes=100, row_group_bytes=100, compression="zstd")
     for sample, verdict in zip(SAMPLES, verdicts, strict=True):
         if verdict.correct and sample.finish_reason != "length":
             curation = ProblemCuration(sample.problem_id, 4, 2, verdict.gold, "given", kept=[], excluded=[])
             writer.add(to_row(sample, kept_trace(verdict), PROBLEMS[sample.problem_id], curation))
     writer.close()
-    assert [p.name for p in writer.paths] == ["train-00000-00000.parquet", "train-00000-00001.parquet"]
+    assert [p.name for p in writer.paths] == ["train-00000.parquet", "train-00001.parquet"]
     assert not list(shards.glob(".*"))  # no temporary file left behind
     write_json(shards / "manifest.json", {"counts": {"kept": 2}})  # as a run writes it, beside the shards
     return shards
 
 
 def test_shards_hold_prompt_trace_answer_and_provenance(shards_dir):
-    table = pq.read_table(shards_dir / "train-00000-00001.parquet")
+    table = pq.read_table(shards_dir / "train-00001.parquet")
     (row,) = table.to_pylist()
     assert row["prompt"] == TEMPLATE.messages("Compute the value of b.")
     assert row["trace"] == "<think>\n1 divided by 2 is one half.\n</think>\n\n" + r"Half: \boxed{\frac{1}{2}}"
@@ -108,7 +111,7 @@ def test_shards_hold_prompt_trace_answer_and_provenance(shards_dir):
     assert (row["verdict_status"], row["verdict_reason"]) == ("correct", "equal_value")
     assert row["prompt_hash"] == TEMPLATE.hash
     assert (
-        pq.ParquetFile(shards_dir / "train-00000-00001.parquet").metadata.row_group(0).column(0).compression
+        pq.ParquetFile(shards_dir / "train-00001.parquet").metadata.row_group(0).column(0).compression
         == "ZSTD"
     )
 
@@ -153,12 +156,36 @@ def test_factory_sft_cli_trains_and_warns_on_long_traces(shards_dir, tiny_model,
     )
     result = CliRunner().invoke(main, ["sft", str(config)])
     assert result.exit_code == 0, result.output
-    assert "warning: 1 of 2 traces exceed max_length=90 tokens (longest 96)" in result.output
+    assert "warning: round trip: 1 of 2 rows exceed max_length=90 tokens (longest 96)" in result.output
     assert (tmp_path / "student" / "model.safetensors").exists()
     # A max_length that no prompt fits in is refused up front instead of crashing inside TRL.
     result = CliRunner().invoke(main, ["sft", str(config), "--set", "max_length=40"])
     assert result.exit_code == 1
     assert "error: max_length: 40 tokens leaves no room for any trace after its prompt" in result.output
+
+
+def test_load_shards_reads_the_train_config_only(tmp_path):
+    from factory.sft import load_shards
+
+    messages = TEMPLATE.messages("Compute the value of a.")
+    trace = [{"role": "assistant", "content": r"\boxed{7}"}]
+    for index in range(2):
+        table = pa.table({"prompt": [messages], "completion": [trace], "problem_id": [f"p{index}"]})
+        pq.write_table(table, tmp_path / f"train-00000-0000{index}.parquet")
+    # The other configs live beside the train shards, with other columns.
+    pq.write_table(
+        pa.table({"prompt": ["p"], "chosen": ["c"], "rejected": ["r"]}), tmp_path / "preference-00000.parquet"
+    )
+    pq.write_table(
+        pa.table({"sample_key": ["k"], "reason": ["wrong_answer"]}), tmp_path / "rejected-00000.parquet"
+    )
+    dataset = load_shards(tmp_path)
+    assert dataset["problem_id"] == ["p0", "p1"] and dataset[0]["completion"] == trace
+    assert "chosen" not in dataset.column_names
+    for path in tmp_path.glob("train-*.parquet"):
+        path.unlink()
+    with pytest.raises(FactoryError, match=r"no Parquet shards \(train-\*\.parquet\)"):
+        load_shards(tmp_path)
 
 
 def test_factory_sft_cli_errors(tmp_path):
@@ -174,6 +201,6 @@ def test_factory_sft_cli_errors(tmp_path):
 
 def test_nothing_kept_writes_no_shard(tmp_path):
     shards = tmp_path / "shards"
-    writer = ShardWriter(shards, "train-00000", rows_per_shard=10, compression="zstd")
+    writer = ShardWriter(shards, "train", SCHEMA, 1000, 1000, "zstd")
     writer.close()
     assert writer.paths == [] and not shards.exists()

@@ -1,0 +1,252 @@
+"""The dataset card: `README.md` beside the shards, so the folder is a Hugging Face dataset as it is.
+
+Its YAML header declares the dataset configs (`train`, the default, and `preference` / `rejected` when
+written), so `datasets.load_dataset(shards_dir)` needs no other argument and the Hub shows each config.
+The body says what a reader needs before training on the data or publishing it: where it came from
+(teachers, sampling, prompt template), how it was judged (verifier, every curation unit with its parameters
+and drops), what it was checked against (evaluation sets and their hits), how a student's chat template
+renders it, a sample row, the terms, and the command that makes it again. Every number comes from the
+manifest written beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+
+from factory.storage import atomic_open
+
+DATASET_CONFIGS = ("train", "preference", "rejected")
+CONFIG_COPY = "factory-config.yaml"  # the run's config beside the card: what `reproduce` runs
+_WHAT = {
+    "train": "kept traces, TRL conversational prompt-completion (`prompt`, `completion`) plus `trace`, "
+    "`answer` and provenance; `SFTTrainer` reads it as it is",
+    "preference": "TRL preference pairs (`prompt`, `chosen`, `rejected`) from the same problems; "
+    "`DPOTrainer` reads it as it is",
+    "rejected": "every sample curation dropped, with `drop_unit`, `drop_reason` and `drop_detail`: "
+    "the teacher's mistakes, to study",
+}
+_SAMPLE_CHARS = 400  # a sample row's long strings are cut to this in the card
+
+
+def write_card(shards_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write `shards_dir/README.md` from the manifest (and the first train row as the sample)."""
+    path = shards_dir / "README.md"
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path) as handle:
+        handle.write(card_text(manifest, _sample_row(shards_dir)))
+    return path
+
+
+def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> str:
+    configs = manifest["configs"]
+    header = {
+        "configs": [
+            {
+                "config_name": name,
+                **({"default": True} if name == "train" else {}),
+                # The files by name, not a glob: `datasets` caches a local folder by its card's file
+                # list, and the names change when the contents do.
+                "data_files": [{"split": "train", "path": files}],
+            }
+            for name, files in configs.items()
+        ],
+        # Left for you: the corpus's terms depend on your problems and on the teacher's licence (below).
+        "license": "unknown",
+        "task_categories": ["text-generation"],
+        "tags": ["synthetic", "reasoning", "distillation", "rejection-sampling", "factory"],
+    }
+    counts = manifest["counts"]
+    teachers = ", ".join(f"`{teacher['model']}`" for teacher in manifest["teachers"])
+    config = manifest["config"]
+    lines = [
+        "---",
+        yaml.safe_dump(header, sort_keys=False).rstrip(),
+        "---",
+        "",
+        f"# Reasoning traces distilled from {teachers}",
+        "",
+        (
+            f"{counts['kept']} chain-of-thought traces for {counts['problems_solved']} problems, sampled from "
+            f"{teachers} and kept by rejection sampling: each trace's final answer was checked against the "
+            "problem's gold answer, and the wrong ones (and those curation dropped) left out. Made with "
+            f"factory {manifest['packages'].get('factory', '')} on {manifest['created']}."
+        ),
+        "",
+        "## Load",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        'train = load_dataset("path/to/this/folder")["train"]  # the default config',
+        *(
+            f'{name} = load_dataset("path/to/this/folder", "{name}")["train"]'
+            for name in configs
+            if name != "train"
+        ),
+        "```",
+        "",
+        "| config | files | what it holds |",
+        "|---|---|---|",
+        *(f"| `{name}` | {len(files)} | {_WHAT[name]} |" for name, files in configs.items()),
+        "",
+        "## Counts",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| problems | {counts['problems']} |",
+        f"| problems left out before sampling | {_total(counts['problems_left_out'])} |",
+        f"| problems with a kept trace | {counts['problems_solved']} |",
+        f"| samples drawn | {counts['samples']} |",
+        f"| judged correct | {counts['correct']} |",
+        f"| pass rate | {counts['pass_rate']} |",
+        f"| kept (train rows) | {counts['kept']} |",
+        f"| preference pairs | {counts['preference_pairs']} |",
+        f"| rejected rows | {counts['rejected_rows']} |",
+        "",
+        "## Source",
+        "",
+        *(_teacher_line(teacher, config) for teacher in manifest["teachers"]),
+        f"- Sampling: `{json.dumps(config['sampling'], sort_keys=True)}`",
+        f"- Prompt template: `{manifest['prompt']['template']}` (sha256 `{manifest['prompt']['hash']}`)",
+        f"- Adaptive sampling: `{json.dumps(config['adaptive'], sort_keys=True)}`",
+        "",
+        "## Verification and curation",
+        "",
+        (
+            f"Verifier: factory's answer verifier (sympy and exact match), version `{manifest['verifier']}`. "
+            "Each unit below ran in this order; a sample is dropped by the first unit with a reason."
+        ),
+        "",
+        "| unit | stage | parameters | dropped |",
+        "|---|---|---|---|",
+        *(_unit_row(unit, counts) for unit in manifest["curation"]),
+        "",
+        "## Decontamination",
+        "",
+        *_decontamination(manifest.get("decontamination")),
+        "",
+        "## Student round trip",
+        "",
+        *_round_trip(manifest.get("round_trip")),
+        "",
+        "## Sample row",
+        "",
+        "```json",
+        json.dumps(sample_row, ensure_ascii=False, indent=2) if sample_row else "(no row kept)",
+        "```",
+        "",
+        "## Licence",
+        "",
+        (
+            "The `license` field in the header is left for you to set before publishing. Teacher outputs carry "
+            f"the teacher's terms: check the licence of {teachers} (and of your problem sources) for what "
+            "they allow."
+        ),
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        manifest["reproduce"],
+        "```",
+        "",
+        (
+            f"`{CONFIG_COPY}` beside this card is the run's full config; `manifest.json` holds every count above "
+            "and the package versions."
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _total(nested: dict[str, dict[str, int]]) -> int:
+    return sum(sum(reasons.values()) for reasons in nested.values())
+
+
+def _teacher_line(teacher: dict[str, Any], config: dict[str, Any]) -> str:
+    backends = sorted({t["backend"] for t in (config["teachers"] or [config["teacher"]])})
+    return f"- Teacher: `{teacher['model']}` ({teacher['endpoint']} endpoint; {', '.join(backends)})"
+
+
+def _unit_row(unit: dict[str, Any], counts: dict[str, Any]) -> str:
+    parameters = ", ".join(f"{key}={_short(value)}" for key, value in unit["parameters"].items())
+    dropped = unit["dropped"]
+    if unit["stage"] == "corpus":  # on problems too: those never sampled
+        dropped = {
+            **dropped,
+            **{f"{r} (problems)": n for r, n in counts["problems_left_out"].get(unit["unit"], {}).items()},
+        }
+    drops = ", ".join(f"{reason} {count}" for reason, count in dropped.items()) or "0"
+    return f"| `{unit['unit']}` | {unit['stage']} | {parameters or '—'} | {drops} |"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _decontamination(report: dict[str, Any] | None) -> list[str]:
+    if report is None:
+        return [
+            (
+                "Not checked: no evaluation set was named (`curate.decontaminate`). Check before evaluating "
+                "a student trained on this data on a public benchmark."
+            )
+        ]
+    lines = [
+        f"Word {report['ngram']}-gram overlap on {' and '.join(report['on'])}"
+        + (f", and a rapidfuzz ratio of at least {report['fuzzy']} on problems" if report["fuzzy"] else "")
+        + f": {report['problems_left_out']} problems left out before sampling, "
+        f"{sum(report['traces_dropped'].values())} kept traces dropped. Each is a line of "
+        "`excluded_problems.jsonl` or `excluded.jsonl` in the run folder, with the item it matched.",
+        "",
+        "| evaluation set | field | items | sha256 | traces dropped |",
+        "|---|---|---|---|---|",
+    ]
+    for item in report["sets"]:
+        hits = report["traces_dropped"].get(item["path"], 0)
+        lines.append(
+            f"| `{item['path']}` | `{item['field']}` | {item['items']} | `{item['sha256']}` | {hits} |"
+        )
+    return lines
+
+
+def _round_trip(report: dict[str, Any] | None) -> list[str]:
+    if report is None:
+        return [
+            (
+                "Not checked (`package.student`): render the rows with your student's chat template before "
+                "training (`factory sft` does)."
+            )
+        ]
+    return [
+        (
+            f"Every kept row was rendered with `{report['tokenizer']}`'s chat template (sha256 "
+            f"`{report['chat_template_hash']}`) as TRL's `SFTTrainer` renders it: {report['rows']} rows, "
+            f"{report['think_dropped']} lose their `<think>` block to the template, {report['over_max_length']} "
+            f"exceed max_length={report['max_length']} tokens (longest {report['longest']}). Policy "
+            f"`{report['policy']}`: {report['dropped']} rows dropped."
+        ),
+    ]
+
+
+def _sample_row(shards_dir: Path) -> dict[str, Any] | None:
+    shards = sorted(shards_dir.glob("train-*.parquet"))
+    if not shards:
+        return None
+    row = pq.ParquetFile(shards[0]).read_row_group(0).slice(0, 1).to_pylist()[0]
+    return _cut(row)
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= _SAMPLE_CHARS else value[:_SAMPLE_CHARS] + " [...]"
+    if isinstance(value, list):
+        return [_cut(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _cut(item) for key, item in value.items()}
+    return value
