@@ -73,7 +73,8 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         (
             f"{counts['kept']} chain-of-thought traces for {counts['problems_solved']} problems, sampled from "
             f"{teachers} and kept by rejection sampling: each trace's final answer was checked against the "
-            "problem's gold answer, and the wrong ones (and those curation dropped) left out. Made with "
+            "problem's gold answer (or, for a problem without one, its samples' majority answer: see the rows' "
+            "`gold_source`), and the wrong ones (and those curation dropped) left out. Made with "
             f"factory {manifest['packages'].get('factory', '')} on {manifest['created']}."
         ),
         "",
@@ -110,7 +111,7 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         "",
         "## Source",
         "",
-        *(_teacher_line(teacher, config) for teacher in manifest["teachers"]),
+        *(_teacher_line(teacher) for teacher in config["teachers"] or [config["teacher"]]),
         f"- Sampling: `{json.dumps(config['sampling'], sort_keys=True)}`",
         f"- Prompt template: `{manifest['prompt']['template']}` (sha256 `{manifest['prompt']['hash']}`)",
         f"- Adaptive sampling: `{json.dumps(config['adaptive'], sort_keys=True)}`",
@@ -167,9 +168,8 @@ def _total(nested: dict[str, dict[str, int]]) -> int:
     return sum(sum(reasons.values()) for reasons in nested.values())
 
 
-def _teacher_line(teacher: dict[str, Any], config: dict[str, Any]) -> str:
-    backends = sorted({t["backend"] for t in (config["teachers"] or [config["teacher"]])})
-    return f"- Teacher: `{teacher['model']}` ({teacher['endpoint']} endpoint; {', '.join(backends)})"
+def _teacher_line(teacher: dict[str, Any]) -> str:
+    return f"- Teacher: `{teacher['model']}` ({teacher['backend']} backend, {teacher['endpoint']} endpoint)"
 
 
 def _unit_row(unit: dict[str, Any], counts: dict[str, Any]) -> str:
@@ -225,8 +225,9 @@ def _round_trip(report: dict[str, Any] | None) -> list[str]:
         ]
     return [
         (
-            f"Every kept row was rendered with `{report['tokenizer']}`'s chat template (sha256 "
-            f"`{report['chat_template_hash']}`) as TRL's `SFTTrainer` renders it: {report['rows']} rows, "
+            "Every trace curation kept (after decontamination, before dedup and the budget) was rendered "
+            f"with `{report['tokenizer']}`'s chat template (sha256 `{report['chat_template_hash']}`) as TRL's "
+            f"`SFTTrainer` renders it: {report['rows']} rows, "
             f"{report['think_dropped']} lose their `<think>` block to the template, {report['over_max_length']} "
             f"exceed max_length={report['max_length']} tokens (longest {report['longest']}). Policy "
             f"`{report['policy']}`: {report['dropped']} rows dropped."

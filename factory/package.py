@@ -169,7 +169,8 @@ class ShardWriter:
     stream them. Sizes are counted before compression, so the files come out smaller than the limits.
 
     A shard is written under a hidden temporary name and renamed into place once full or when the writer
-    closes (also on an error or Ctrl-C), so a reader never sees a torn Parquet file. No shard is written
+    closes, so a reader never sees a torn Parquet file (a killed writer leaves the temporary file, which
+    the next packaging removes). No shard is written
     without rows: `datasets` fails on a Parquet file of 0 rows.
 
     `version` ends each file name (`train-00000-<version>.parquet`): `datasets` caches a folder loaded
@@ -309,7 +310,7 @@ class _Candidate:
     problem_rank: int  # the problem's place in the input order
     rank: int  # the trace's place in its problem's kept list (best first)
     drop: Exclusion | None = None
-    length: int = 0  # completion tokens (characters when the engine gave no count)
+    length: int = 0  # the trace's characters
 
 
 @dataclass
@@ -339,15 +340,17 @@ def package(
     curated_dir = run_dir / "curated"
     in_scope = set(scope_ids)
     parts = [(path.name, path.stat().st_size) for path in sorted(curated_dir.glob("part-*.jsonl"))]
-    inputs = fingerprint(inputs, dataclasses.asdict(config), budget, parts, sorted(in_scope))
+    # The input order, not just the set: it decides which duplicate stays and where the budget's extra
+    # rows go.
+    order = [problem.id for problem in problems if problem.id in in_scope]
+    inputs = fingerprint(inputs, dataclasses.asdict(config), budget, parts, order)
     markers = StageMarkers(run_dir)
     tally_path = run_dir / "stages" / TALLY_FILE
     # The files made are part of the marker: one removed or renamed since (by hand) is made again.
     if markers.is_done("shards", fingerprint(inputs, _outputs(run_dir))) and tally_path.exists():
         return Tally.from_dict(json.loads(tally_path.read_text()))
-    for leftover in run_dir.glob(".*.tmp"):  # files a killed invocation was writing
+    for leftover in [*run_dir.glob(".*.tmp"), *run_dir.glob("shards/.*.tmp")]:  # a killed invocation's
         leftover.unlink()
-    order = [problem.id for problem in problems if problem.id in in_scope]
     problem_rank = {pid: rank for rank, pid in enumerate(order)}
     by_id = {problem.id: problem for problem in problems}
     tally = Tally()
@@ -355,6 +358,7 @@ def package(
     wrong: dict[str, list[Exclusion]] = {}  # problem → its wrong traces (for preference pairs)
     rejected: dict[str, tuple[Exclusion, ProblemCuration]] = {}  # sample key → why it was dropped
     stats: dict[str, dict[str, Any]] = {}
+    pairs_wrong = config.preference is not None and config.preference.policy != "shortest_longest"
     with atomic_open(run_dir / "excluded.jsonl") as exclusions:
         for curation in read_curated(curated_dir, in_scope):
             header = dataclasses.replace(curation, kept=[], excluded=[])
@@ -363,14 +367,12 @@ def package(
                 _exclude(tally, exclusions, curation.problem_id, exclusion)
                 if config.rejected:
                     rejected[exclusion.sample_key] = (dataclasses.replace(exclusion, trace=""), header)
-                if exclusion.unit == VERIFIER_UNIT and exclusion.reason == "wrong_answer":
+                if pairs_wrong and exclusion.unit == VERIFIER_UNIT and exclusion.reason == "wrong_answer":
                     wrong.setdefault(curation.problem_id, []).append(dataclasses.replace(exclusion, trace=""))
             for rank, trace in enumerate(curation.kept):
                 candidates[trace.sample_key] = _Candidate(
                     trace, header, problem_rank[curation.problem_id], rank
                 )
-        if config.preference is None:
-            wrong.clear()
         positions = sorted(candidates, key=lambda key: (candidates[key].problem_rank, candidates[key].rank))
         _screen(run_dir, candidates, positions, corpus, tally, need_lengths=config.preference is not None)
         survivors: dict[str, list[_Candidate]] = {}
@@ -404,7 +406,7 @@ def package(
                 stats[pid]["kept"] += 1
             else:
                 _exclude(tally, exclusions, pid, candidate.drop)
-                if config.rejected:
+                if config.rejected and candidate.drop.unit != DECONTAMINATE_UNIT:
                     rejected[key] = (candidate.drop, candidate.header)
     tally.problems_solved = sum(bool(stat["kept"]) for stat in stats.values())
     pairs = (
@@ -413,9 +415,15 @@ def package(
     # What the rows are made of, so the files' names change exactly when their contents do.
     version = fingerprint(
         dataclasses.asdict(config),
-        [(key, candidates[key].header.gold) for key in positions if candidates[key].drop is None],
+        [
+            (dataclasses.astuple(c.trace), c.header.gold, c.header.gold_source, c.header.vote_share)
+            for c in (candidates[key] for key in positions)
+            if c.drop is None
+        ],
         [(pair.chosen.sample_key, pair.rejected_key) for pair in pairs],
-        sorted((key, exclusion.unit, exclusion.reason) for key, (exclusion, _) in rejected.items()),
+        sorted(
+            (key, json.dumps(exclusion.to_dict(), sort_keys=True)) for key, (exclusion, _) in rejected.items()
+        ),
     )[:8]
     _write_shards(run_dir, by_id, candidates, pairs, rejected, config, tally, version)
     write_jsonl(
@@ -471,7 +479,7 @@ def _screen(
         if candidate is None:
             continue
         text = sample.trace_text()
-        candidate.length = sample.completion_tokens or len(text)
+        candidate.length = len(text)  # characters: teachers without token counts compare with the others
         trace = candidate.trace
         if corpus.decontaminator is not None:
             match = corpus.decontaminator.match(text, fuzzy=False)
@@ -582,8 +590,7 @@ def _write_shards(
 ) -> None:
     """One pass over the samples writes the rows of each config; a preference pair waits for both texts."""
     shards_dir = run_dir / "shards"
-    for old in shards_dir.glob("*.parquet"):
-        old.unlink()
+    before = set(shards_dir.glob("*.parquet"))
 
     def writer(prefix: str, schema: pa.Schema) -> ShardWriter:
         return ShardWriter(
@@ -613,6 +620,7 @@ def _write_shards(
     if rejects is not None:
         rejects.close()
         tally.rejected_rows = rejects.rows
+    written = set(train.paths)
     if config.preference is not None:
         preference = writer("preference", PREFERENCE_SCHEMA)
         for pair in pairs:
@@ -620,6 +628,13 @@ def _write_shards(
                 preference.add(to_pair(texts, pair, config.preference.policy))
         preference.close()
         tally.preference_pairs = preference.rows
+        written.update(preference.paths)
+    if rejects is not None:
+        written.update(rejects.paths)
+    # The old files go once the new ones are in place: a packaging killed before this leaves the last
+    # card's files loadable (the card is rewritten after packaging).
+    for old in before - written:
+        old.unlink()
 
 
 def _outputs(run_dir: Path) -> list[tuple[str, int]]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 TARGETS = ("problems", "traces")
+MINHASH_SCHEME = "affine32"  # datasketch >= 2.0's universal hashing (its default there)
 NEAR_DEDUP_NEEDS = "near dedup needs datasketch: pip install 'factory[curate]'"
 
 # A signer's answer: the text's bucket keys (`width` uint64), or None when it has none (a text with no words
@@ -130,7 +131,8 @@ class NearDedup:
             raise ImportError(NEAR_DEDUP_NEEDS) from None
         num_perm = self.bands * self.rows
         # The permutations drawn once: a MinHash made without them draws num_perm pairs from its seed.
-        template = MinHash(num_perm=num_perm, seed=self.seed)
+        # The scheme named, not datasketch's default: a new default would change every signature silently.
+        template = MinHash(num_perm=num_perm, seed=self.seed, scheme=MINHASH_SCHEME)
         permutations, scheme = template.permutations, template.scheme
         bands, rows, ngram, seed = self.bands, self.rows, self.ngram, self.seed
 

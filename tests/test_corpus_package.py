@@ -234,8 +234,10 @@ def test_the_folder_loads_with_no_arguments_and_the_card_states_the_manifests_nu
     assert preference.column_names[:3] == ["prompt", "chosen", "rejected"]
     assert preference.num_rows == summary.preference_pairs == 3
     rejected = load_dataset(str(shards), "rejected")["train"]
-    assert rejected.num_rows == summary.rejected_rows == len(lines(run_dir / "excluded.jsonl"))
-    assert set(rejected["drop_unit"]) == {"verifier", "decontaminate", "exact_dedup"}
+    # Every drop but the decontaminated trace: its text quotes an evaluation item, and the folder is the
+    # one to publish.
+    assert rejected.num_rows == summary.rejected_rows == len(lines(run_dir / "excluded.jsonl")) - 1
+    assert set(rejected["drop_unit"]) == {"verifier", "exact_dedup"}
 
     manifest = json.loads((shards / "manifest.json").read_text())
     card = (shards / "README.md").read_text()

@@ -192,7 +192,11 @@ def test_sigkill_in_curation_or_packaging_then_the_same_command_gives_the_same_s
         folder.mkdir(exist_ok=True)
         path.write_text(
             json.dumps(
-                {"tmp": str(folder), "curate": {"select": [{"at_most": 2}]}, "package": {"max_shard_bytes": 4000, "row_group_bytes": 2000}}
+                {
+                    "tmp": str(folder),
+                    "curate": {"select": [{"at_most": 2}]},
+                    "package": {"max_shard_bytes": 4000, "row_group_bytes": 2000},
+                }
             )
         )
         return path

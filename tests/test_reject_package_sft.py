@@ -87,7 +87,9 @@ def shards_dir(tmp_path):
     verdicts = judged(RejectConfig())
     shards = tmp_path / "shards"
     # A byte limit below one row's size: each row gets a shard of its own.
-    writer = ShardWriter(shards, "train", SCHEMA, max_shard_bytes=100, row_group_bytes=100, compression="zstd")
+    writer = ShardWriter(
+        shards, "train", SCHEMA, max_shard_bytes=100, row_group_bytes=100, compression="zstd"
+    )
     for sample, verdict in zip(SAMPLES, verdicts, strict=True):
         if verdict.correct and sample.finish_reason != "length":
             curation = ProblemCuration(sample.problem_id, 4, 2, verdict.gold, "given", kept=[], excluded=[])
