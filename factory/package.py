@@ -387,16 +387,7 @@ def package(
         for pid, kept in survivors.items():
             for candidate in kept[quotas.get(pid, len(kept)) :]:
                 trace = candidate.trace
-                candidate.drop = Exclusion(
-                    trace.sample_key,
-                    trace.sample_index,
-                    BUDGET_UNIT,
-                    "over_budget",
-                    trace.answer,
-                    "",
-                    trace.teacher,
-                    status=trace.status,
-                )
+                candidate.drop = _package_drop(trace, BUDGET_UNIT, "over_budget", None)
         for key in positions:
             candidate = candidates[key]
             pid = candidate.header.problem_id
@@ -516,7 +507,7 @@ def _screen(
 ROUND_TRIP_UNIT = "round_trip"
 
 
-def _package_drop(trace: KeptTrace, unit: str, reason: str, detail: dict[str, Any]) -> Exclusion:
+def _package_drop(trace: KeptTrace, unit: str, reason: str, detail: dict[str, Any] | None) -> Exclusion:
     return Exclusion(
         trace.sample_key,
         trace.sample_index,

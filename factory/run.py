@@ -436,10 +436,7 @@ def _manifest(
     decontamination = None
     if decontaminator is not None:
         decontamination = {
-            "sets": decontaminator.sets_summary(),
-            "ngram": config.curate.decontaminate.ngram,  # type: ignore[union-attr]
-            "fuzzy": config.curate.decontaminate.fuzzy,  # type: ignore[union-attr]
-            "on": config.curate.decontaminate.on,  # type: ignore[union-attr]
+            **corpus_identity(config.curate, decontaminator)["decontaminate"],
             "problems_left_out": summary.problems_dropped.get(DECONTAMINATE_UNIT, {}).get("contaminated", 0),
             "traces_dropped": summary.contamination,
         }

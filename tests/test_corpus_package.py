@@ -13,6 +13,7 @@ import yaml
 from scripted_teacher import ScriptedTeacher, run_config
 
 from factory.errors import FactoryError
+from factory.ledger import read_keyed_samples
 from factory.records import Problem
 from factory.run import run
 
@@ -341,22 +342,13 @@ def _read(run_dir, config):
 
 
 def _all_train(run_dir):
-    return [
-        row
-        for path in sorted((run_dir / "shards").glob("train-*.parquet"))
-        for row in pq.read_table(path).to_pylist()
-    ]
+    return _read(run_dir, "train")
 
 
 def _sample_index(run_dir, key):
-    for line in (run_dir / "samples").glob("part-*.jsonl"):
-        for row in lines(line):
-            from factory.records import Sample
-
-            sample = Sample.from_dict(row)
-            if sample.key() == key:
-                return sample.sample_index
-    return None
+    return next(
+        (sample.sample_index for k, sample in read_keyed_samples(run_dir / "samples") if k == key), None
+    )
 
 
 @pytest.mark.sft
