@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import yaml
 
 from factory.storage import atomic_open
@@ -33,12 +32,12 @@ _WHAT = {
 _SAMPLE_CHARS = 400  # a sample row's long strings are cut to this in the card
 
 
-def write_card(shards_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write `shards_dir/README.md` from the manifest (and the first train row as the sample)."""
+def write_card(shards_dir: Path, manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> Path:
+    """Write `shards_dir/README.md` from the manifest, with a train row (`card_sample`) as the sample."""
     path = shards_dir / "README.md"
     shards_dir.mkdir(parents=True, exist_ok=True)
     with atomic_open(path) as handle:
-        handle.write(card_text(manifest, _sample_row(shards_dir)))
+        handle.write(card_text(manifest, sample_row))
     return path
 
 
@@ -235,11 +234,9 @@ def _round_trip(report: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _sample_row(shards_dir: Path) -> dict[str, Any] | None:
-    shards = sorted(shards_dir.glob("train-*.parquet"))
-    if not shards:
-        return None
-    row = pq.ParquetFile(shards[0]).read_row_group(0).slice(0, 1).to_pylist()[0]
+def card_sample(row: dict[str, Any]) -> dict[str, Any]:
+    """A train row as the card shows it: long strings cut. The package stage keeps the first one it writes
+    (reading it back would decode a page of every column)."""
     return _cut(row)
 
 

@@ -12,6 +12,7 @@ not depend on the order the teacher finished in.
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ PROBLEM_EXCLUSIONS = "excluded_problems.jsonl"
 
 def dedup_unit_name(name: str) -> str:
     """How a dedup unit's drops are counted: `exact` → `exact_dedup`, beside the other units' names."""
-    return f"{name}_dedup"
+    return sys.intern(f"{name}_dedup")  # one copy for every drop it names
 
 
 def load_decontaminator(curate: CurateConfig) -> Any:

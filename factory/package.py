@@ -22,6 +22,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from factory.card import card_sample
 from factory.config import PackageConfig, PreferenceConfig
 from factory.corpus import DECONTAMINATE_UNIT, dedup_unit_name
 from factory.errors import FactoryError
@@ -274,6 +275,7 @@ class Tally:
     round_trip: dict[str, Any] | None = None  # the student check's report (`package.student`)
     preference_pairs: int = 0
     rejected_rows: int = 0
+    sample_row: dict[str, Any] | None = None  # the first train row, as the dataset card shows it
 
     def drop(self, unit: str, reason: str, teacher: str) -> None:
         self.dropped.setdefault(unit, Counter())[reason] += 1
@@ -399,6 +401,7 @@ def package(
                 _exclude(tally, exclusions, pid, candidate.drop)
                 if config.rejected and candidate.drop.unit != DECONTAMINATE_UNIT:
                     rejected[key] = (candidate.drop, candidate.header)
+                del candidates[key]  # written: from here on `candidates` holds the rows to write
     tally.problems_solved = sum(bool(stat["kept"]) for stat in stats.values())
     pairs = (
         _preference_pairs(order, survivors, wrong, config.preference) if config.preference is not None else []
@@ -408,8 +411,7 @@ def package(
         dataclasses.asdict(config),
         [
             (dataclasses.astuple(c.trace), c.header.gold, c.header.gold_source, c.header.vote_share)
-            for c in (candidates[key] for key in positions)
-            if c.drop is None
+            for c in (candidates[key] for key in positions if key in candidates)
         ],
         [(pair.chosen.sample_key, pair.rejected_key) for pair in pairs],
         sorted(
@@ -600,8 +602,11 @@ def _write_shards(
     texts: dict[str, Sample] = {}
     for key, sample in read_keyed_samples(run_dir / "samples"):
         candidate = candidates.get(key)
-        if candidate is not None and candidate.drop is None:
-            train.add(to_row(sample, candidate.trace, by_id[sample.problem_id], candidate.header))
+        if candidate is not None:
+            row = to_row(sample, candidate.trace, by_id[sample.problem_id], candidate.header)
+            if tally.sample_row is None:
+                tally.sample_row = card_sample(row)
+            train.add(row)
         elif rejects is not None and key in rejected:
             exclusion, header = rejected[key]
             rejects.add(to_rejected_row(sample, exclusion, by_id[sample.problem_id], header))

@@ -52,6 +52,7 @@ class LazyTeacher:
 
 # What a teacher's thread hands the writer: a request's samples, its error, or None when it has finished.
 _Result = list[Sample] | BaseException | None
+RESULTS_IN_HAND = 64  # finished requests waiting for the writer
 
 
 def stream(
@@ -78,7 +79,8 @@ def stream(
     checker = Checker(config, journals, curator, source, progress, judge, votes)
     source.finished = lambda problem: checker.submit(Work(problem, [], FINISHED))
     tracked = _Tracked(source)
-    results: queue.Queue[_Result] = queue.Queue()
+    # Bounded, so that a teacher faster than the journal and the checker waits instead of filling memory.
+    results: queue.Queue[_Result] = queue.Queue(RESULTS_IN_HAND)
     stop = threading.Event()
     threads = [
         threading.Thread(
@@ -166,13 +168,23 @@ def _drive(
         engine = teacher.get()
         progress.teacher_started()
         for samples in engine.stream(_FirstThen(first, tracked), template, config.sampling):
-            results.put(samples)
-            if stop.is_set():
+            if not _hand(results, samples, stop):
                 break
     except BaseException as error:  # the driver raises it once the other teachers have finished
-        results.put(error)
+        _hand(results, error, stop)
     finally:
-        results.put(None)
+        _hand(results, None, stop)
+
+
+def _hand(results: queue.Queue[_Result], item: _Result, stop: threading.Event) -> bool:
+    """Give the writer a result, waiting while it is behind; False once the writer has stopped reading."""
+    while not stop.is_set():
+        try:
+            results.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            pass
+    return False
 
 
 def _warm_pool(workers: int | None) -> None:

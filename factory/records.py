@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -158,6 +159,10 @@ class ProblemVote(_Record):
     disagrees: bool  # the problem has a gold, and the verifier finds the majority answer different
 
 
+def _shared(name: Any) -> Any:
+    return sys.intern(name) if isinstance(name, str) else name
+
+
 @dataclass(slots=True)
 class KeptTrace(_Record):
     """A sample the curate stage keeps, with what its shard row needs from its verdict."""
@@ -170,6 +175,11 @@ class KeptTrace(_Record):
     reason: str
     verifier: str
     teacher: str
+
+    def __post_init__(self) -> None:
+        # The same few names are on every kept trace of a corpus, and packaging holds them all: one copy each.
+        self.found_by, self.status, self.reason = _shared(self.found_by), _shared(self.status), _shared(self.reason)
+        self.verifier, self.teacher = _shared(self.verifier), _shared(self.teacher)
 
 
 @dataclass(slots=True)

@@ -297,7 +297,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     manifest = _manifest(config, summary, shards_dir, template, decontaminator)
     write_json(shards_dir / "manifest.json", manifest)
     (shards_dir / CONFIG_COPY).write_text(config_module.dump(config))
-    write_card(shards_dir, manifest)
+    write_card(shards_dir, manifest, tally.sample_row)
     summary.wall_seconds = round(time.monotonic() - started, 1)
     write_json(run_dir / "summary.json", summary.to_dict())
     return summary

@@ -1,7 +1,8 @@
 """The curate stage inside whole runs, on the scripted teacher (deterministic, instant): each default unit's
 drops are counted by unit and reason; a curate-config change re-curates and re-packages with no engine and
 no verifier; SIGKILL anywhere in curation or packaging, then the same command, gives the shards of an
-uninterrupted run; adaptive sampling stops where the selection is settled; majority-vote golds."""
+uninterrupted run; adaptive sampling stops where the selection is settled; majority-vote golds; a teacher
+faster than verification waits instead of filling memory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -404,3 +406,33 @@ def test_problems_without_an_answer_need_reject_majority(tmp_path):
     without = [Problem("m1", "What is 5 + 6?", "", "t:1")]
     with pytest.raises(Exception, match="field 'answer' is missing .* or set reject.majority"):
         run_script(run_config(tmp_path, without, {}), MAJORITY_SCRIPT)
+
+
+def test_a_teacher_faster_than_verification_waits_instead_of_piling_its_results_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(factory.pipeline, "RESULTS_IN_HAND", 2)
+    monkeypatch.setattr(factory.checker.Checker, "QUEUE_ITEMS", 2)
+    checked: list[str] = []
+    check = factory.checker.Checker._check
+
+    def slow_check(self, batch):
+        time.sleep(0.005)
+        check(self, batch)
+        checked.extend(work.problem.id for work in batch if work.kind == factory.checker.NEW)
+
+    monkeypatch.setattr(factory.checker.Checker, "_check", slow_check)
+    problems = [Problem(f"q{index}", f"What is {index} + 1?", str(index + 1), "") for index in range(80)]
+    script = {p.id: [(worked(int(p.answer) - 1, 1, p.answer), "stop")] * 3 for p in problems}
+    ahead: list[int] = []  # requests the teacher has answered that the checker has not finished
+
+    class Eager(ScriptedTeacher):
+        def stream(self, source, template, sampling):
+            for answered, samples in enumerate(super().stream(source, template, sampling)):
+                ahead.append(answered - len(checked))
+                yield samples
+
+    teacher = Eager(script)
+    summary = run(run_config(tmp_path, problems, {}), lambda line: None, start_teacher=lambda: teacher)
+    assert summary.samples == 240 and summary.kept == 240
+    # Unbounded, the instant teacher answers all 80 before the slow checker has finished a few. Bounded:
+    # two results in hand, what the writer took with them, two in the checker's queue, its batch.
+    assert max(ahead) <= 10, ahead

@@ -101,8 +101,13 @@ class HTTPTeacher:
                 config.max_concurrency, len(config.base_url), config.request_timeout_s, self._headers
             ) as client:
                 while not stop.is_set():
-                    if len(tasks) >= room:
-                        await asyncio.wait(tasks, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                    # Results the consumer has not taken yet count against the room: a reader that falls
+                    # behind (a slow verifier) slows the requests down instead of filling memory.
+                    if len(tasks) + results.qsize() >= room:
+                        if tasks:
+                            await asyncio.wait(tasks, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                        else:
+                            await asyncio.sleep(0.05)
                         continue
                     request = source.poll(block=False)
                     if request is None and not tasks:  # idle: wait for the source in a thread
