@@ -68,6 +68,24 @@ def sft(config_path: str, overrides: tuple[str, ...]) -> None:
     _guarded(lambda: train(load_config(SFTRunConfig, config_path, overrides), _log))
 
 
+@main.command(name="eval")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
+def eval_(config_path: str, overrides: tuple[str, ...]) -> None:
+    """Score a model on problems with the prompts and verifier of `run`: greedy accuracy, pass@k, maj@k.
+
+    Running the same command again reuses every finished draw.
+    """
+    from factory.config import EvalConfig, load_config
+    from factory.eval import evaluate, lines
+
+    def work() -> None:
+        results = evaluate(load_config(EvalConfig, config_path, overrides), _log)
+        click.echo("\n".join(lines(results)))
+
+    _guarded(work)
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("--gold-field", default="answer", show_default=True, help="Column holding the gold answer.")
@@ -132,6 +150,26 @@ def verify(
             format=format_,
         )
         click.echo("\n".join([*summary.lines(), f"verdicts   {target}"]))
+
+    _guarded(work)
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(file_okay=False))
+@click.argument("eval_dirs", metavar="[EVAL_DIR]...", nargs=-1, type=click.Path(file_okay=False))
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False), help="The HTML file [default: RUN_DIR/report.html]."
+)
+def report(run_dir: str, eval_dirs: tuple[str, ...], out: str | None) -> None:
+    """Write one self-contained HTML page of a run's figures, and of evaluations' accuracy (EVAL_DIRs
+    written by `factory eval`)."""
+    from pathlib import Path
+
+    from factory.report import write_report
+
+    def work() -> None:
+        written = write_report(Path(run_dir), [Path(path) for path in eval_dirs], Path(out) if out else None)
+        click.echo(f"report     {written}")
 
     _guarded(work)
 

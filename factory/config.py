@@ -447,6 +447,51 @@ class SFTRunConfig:
             _check(reserved not in self.training, f"training.{reserved}", f"set it as top-level `{reserved}`")
 
 
+@dataclass
+class EvalSettings:
+    """What `factory eval` measures. `greedy`: one greedy draw per problem (greedy accuracy). `k`: pass@k
+    (the unbiased estimator over `sampling.n` draws) and maj@k (the majority answer of the first k draws);
+    empty for greedy only. `reference`: a run folder holding another model's samples on the same problems
+    (the teacher's run), for fidelity: how often the answer under test equals that model's majority answer."""
+
+    greedy: bool = True
+    k: list[int] = field(default_factory=lambda: [1, 4])
+    confidence: float = 0.95  # of the bootstrap intervals
+    bootstrap: int = 1000  # resamples of the problems
+    seed: int = 0  # of the resampling
+    breakdowns: list[str] = field(default_factory=lambda: ["source", "difficulty"])  # problem fields
+    reference: str | None = None
+    label: str | None = None  # the name tables and reports give these results; default the model
+
+    def validate(self) -> None:
+        _check(self.greedy or bool(self.k), "k", "is empty and greedy is off: nothing to measure")
+        for index, k in enumerate(self.k):
+            _check(k >= 1, f"k[{index}]", f"must be >= 1, got {k}")
+        _check(0 < self.confidence < 1, "confidence", f"must be in (0, 1), got {self.confidence}")
+        _check(self.bootstrap >= 100, "bootstrap", f"must be >= 100, got {self.bootstrap}")
+
+
+@dataclass
+class EvalConfig:
+    """`factory eval`: a model scored on a problem set with the prompts and the verifier of `factory run`.
+    `model` is any teacher backend: offline vLLM (an id, a folder written by `factory sft`, the embedded
+    model) or an OpenAI-compatible endpoint. Each part is a run folder under `eval_dir` (`greedy/`,
+    `sampled/`), so an interrupted eval continues where it stopped."""
+
+    eval_dir: str = "runs/eval"
+    problems: ProblemsConfig = field(default_factory=ProblemsConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    model: TeacherConfig = field(default_factory=TeacherConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)  # the draws of pass@k and maj@k
+    reject: RejectConfig = field(default_factory=RejectConfig)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def validate(self) -> None:
+        most = max(self.eval.k, default=0)
+        _check(most <= self.sampling.n, "eval.k", f"asks for k={most} but sampling.n is {self.sampling.n}")
+        _check(self.reject.majority is None, "reject.majority", "is not for evaluation: problems need golds")
+
+
 # --- loading -----------------------------------------------------------------------------------------
 
 C = TypeVar("C")

@@ -1,16 +1,23 @@
-"""Progress of a run: a live line on a terminal, a plain line every `every_s` seconds otherwise.
+"""Progress of a run: a live line on a terminal, a plain line every `every_s` seconds otherwise, and
+optionally a timeline file with a point at least every `TIMELINE_EVERY_S` seconds (`factory report`
+plots it).
 
 Counters are updated from the driver (samples generated) and the checker thread (samples verified, kept).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
 from factory.teachers import Log
+
+# The quiet default prints every 10 s: a run of a minute would plot six points.
+TIMELINE_EVERY_S = 2.0
 
 
 class Progress:
@@ -21,10 +28,13 @@ class Progress:
         stream: TextIO | None = None,
         live: bool | None = None,
         every_s: float = 10.0,
+        timeline: Path | None = None,
     ) -> None:
         self._stream = stream or sys.stderr
         self._live = self._stream.isatty() if live is None else live
         self._every_s = 0.5 if self._live else every_s
+        self._timeline = timeline  # JSON lines of the counters over time, appended to
+        self._point_every_s = min(self._every_s, TIMELINE_EVERY_S)
         self._log = log
         self._lock = threading.Lock()
         self.problems = problems
@@ -36,10 +46,12 @@ class Progress:
         self.kept = 0
         self._started: float | None = None  # when the teacher was ready: engine start-up is not generation
         self._last_line = 0.0
+        self._last_point = 0.0
         self._drawn = False
 
     def teacher_started(self) -> None:
         self._started = time.monotonic()
+        self._record()  # the origin: a plot of this invocation starts where it started
 
     def generated(self, samples: int, tokens: int) -> None:
         with self._lock:
@@ -82,10 +94,16 @@ class Progress:
         if self._live:
             self._stream.write("\r\x1b[K")
         self._log("progress: " + self.line())
+        self._record()
 
     def _maybe_show(self) -> None:
         now = time.monotonic()
-        if self._started is None or now - self._last_line < self._every_s:
+        if self._started is None:
+            return
+        if now - self._last_point >= self._point_every_s:
+            self._last_point = now
+            self._record()
+        if now - self._last_line < self._every_s:
             return
         self._last_line = now
         if self._live:
@@ -93,6 +111,26 @@ class Progress:
             self._stream.flush()
         else:
             self._log("progress: " + self.line())
+
+    def _record(self) -> None:
+        """Append the counters to the timeline. A disk that refuses costs the timeline, never the run."""
+        if self._timeline is None:
+            return
+        with self._lock:
+            point = {
+                "t": self.generate_seconds(),
+                "problems_done": self.problems_done,
+                "samples": self.samples,
+                "tokens": self.tokens,
+                "verified": self.verified,
+                "kept": self.kept,
+            }
+        try:
+            with self._timeline.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(point) + "\n")
+        except OSError as error:
+            self._log(f"progress: cannot append to {self._timeline} ({error}); going on without a timeline")
+            self._timeline = None
 
 
 def _duration(seconds: float) -> str:

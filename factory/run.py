@@ -250,7 +250,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
         verify_inputs, config.curate.per_problem(), dataclasses.asdict(config.adaptive), scope.max_draws
     )
     ledger = Ledger.read(run_dir, verify_inputs, curate_inputs, scope)
-    progress = Progress(len(problems), log)
+    progress = Progress(len(problems), log, timeline=run_dir / "timeline.jsonl")
     teachers = [
         LazyTeacher(start_teacher or functools.partial(make_teacher, teacher, config.sampling, log))
         for teacher in config.all_teachers()

@@ -6,19 +6,16 @@ faster than verification waits instead of filling memory."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from curation_script import PROBLEMS, SCRIPT, worked
+from killable import run_killable
 from scripted_teacher import ScriptedTeacher, run_config
 
 import factory.checker
@@ -204,17 +201,7 @@ def test_sigkill_in_curation_or_packaging_then_the_same_command_gives_the_same_s
         return path
 
     def harness(*args: str) -> int:
-        # Output to a file, not a pipe: the verifier's pool workers outlive a killed run for a moment and
-        # would hold a pipe open. Its own session, so that they go with it.
-        with (tmp_path / "harness.log").open("a") as log:
-            process = subprocess.Popen(
-                [sys.executable, str(HARNESS), *args], stdout=log, stderr=log, start_new_session=True
-            )
-            try:
-                return process.wait(timeout=120)
-            finally:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+        return run_killable(HARNESS, list(args), tmp_path / "harness.log")
 
     log = tmp_path / "harness.log"
     assert harness(str(spec(tmp_path / "whole"))) == 0, log.read_text()[-2000:]
