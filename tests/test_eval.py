@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from killable import run_killable
 
 from factory.cli import main
-from factory.config import EvalConfig, build, load_config
+from factory.config import EvalConfig, build
 from factory.errors import FactoryError
 from factory.eval import bootstrap, evaluate, load_results, paired, pass_at_k
 from factory.prompts import load_template
