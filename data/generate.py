@@ -1,6 +1,7 @@
 """Generate the factory's own sample problem sets, with gold answers computed by sympy.
 
     python data/generate.py            # rewrites data/*.jsonl deterministically
+    python data/generate.py rft        # data/rft/{train,heldout}.jsonl: disjoint sets for the RFT recipe
 
 Four sets: one operation on small numbers, one- and two-step arithmetic, multi-step word problems, and linear equations.
 Gold answers are exact: integers, or reduced fractions written `a/b`.
@@ -134,7 +135,53 @@ def write(name: str, rows: Iterator[tuple[str, str]]) -> int:
     return count
 
 
-def main() -> None:
+# The RFT recipe's families (configs/rft): what a 135M model can learn to do better. Algebra is left out:
+# the embedded model solves almost none, so its traces teach nothing.
+RFT_FAMILIES = {"basic": (basic, 1), "arithmetic": (arithmetic, 2), "word_problems": (word_problems, 3)}
+RFT_SPLITS = (("heldout", 300), ("train", 400))
+
+
+def rft_sets(seed: int = SEED + 1) -> dict[str, list[dict[str, str | int]]]:
+    """Disjoint held-out and train sets, the families interleaved: the held-out set is drawn first, and a
+    problem text drawn again is skipped, so no train problem is a held-out one."""
+    rng = random.Random(seed)
+    streams = {name: _endless(make, rng) for name, (make, _) in RFT_FAMILIES.items()}
+    seen: set[str] = set()
+    sets: dict[str, list[dict[str, str | int]]] = {}
+    for split, size in RFT_SPLITS:
+        rows: list[dict[str, str | int]] = []
+        while len(rows) < size:
+            family = list(RFT_FAMILIES)[len(rows) % len(RFT_FAMILIES)]
+            problem, answer = next(streams[family])
+            if problem in seen:
+                continue
+            seen.add(problem)
+            rows.append(
+                {
+                    "id": f"rft-{split}-{len(rows) + 1:04d}",
+                    "problem": problem,
+                    "answer": answer,
+                    "source": family,
+                    "difficulty": RFT_FAMILIES[family][1],
+                }
+            )
+        sets[split] = rows
+    return sets
+
+
+def _endless(make: Callable[[random.Random], Iterator[tuple[str, str]]], rng: random.Random) -> Iterator[tuple[str, str]]:
+    while True:
+        yield from make(rng)
+
+
+def main(argv: list[str]) -> None:
+    if argv == ["rft"]:
+        (HERE / "rft").mkdir(exist_ok=True)
+        for split, rows in rft_sets().items():
+            path = HERE / "rft" / f"{split}.jsonl"
+            path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+            print(f"{path.relative_to(HERE.parent)}: {len(rows)} problems")
+        return
     rng = random.Random(SEED)
     for name, make in [
         ("basic", basic),
@@ -146,4 +193,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -87,6 +87,15 @@ def eval_(config_path: str, overrides: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.argument("eval_dirs", metavar="EVAL_DIR...", nargs=-1, required=True, type=click.Path(file_okay=False))
+def compare(eval_dirs: tuple[str, ...]) -> None:
+    """Evals of the same problems side by side, with paired differences and their intervals."""
+    from factory.eval import compare_lines
+
+    _guarded(lambda: click.echo("\n".join(compare_lines(eval_dirs))))
+
+
+@main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("--gold-field", default="answer", show_default=True, help="Column holding the gold answer.")
 @click.option("--response-field", default="response", show_default=True, help="Column holding the response.")

@@ -438,10 +438,16 @@ class SFTRunConfig:
     # The round-trip check (as `package.student.policy`): rows the chat template damages are warned about,
     # dropped, or stop the training before it starts.
     round_trip: str = "warn"
+    # The dataset configs of data_dir to train on: `train` (the kept traces); `[train, rejected]` is every
+    # sample the run drew, unfiltered (the control of configs/rft; the run needs `package.rejected: true`).
+    configs: list[str] = field(default_factory=lambda: ["train"])
     training: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         _check(self.max_length >= 16, "max_length", "must be >= 16")
+        _check(bool(self.configs), "configs", "must list train, rejected or both")
+        for index, name in enumerate(self.configs):
+            _choice(f"configs[{index}]", name, ("train", "rejected"))
         _choice("round_trip", self.round_trip, ROUND_TRIP_POLICIES)
         for reserved in ("output_dir", "max_length"):
             _check(reserved not in self.training, f"training.{reserved}", f"set it as top-level `{reserved}`")

@@ -28,6 +28,7 @@ from typing import Any
 from factory.config import CurateConfig, EvalConfig, PackageConfig, RunConfig, SamplingConfig
 from factory.errors import FactoryError
 from factory.ledger import Scope, read_keyed_samples, read_verdicts
+from factory.pipeline import LazyTeacher
 from factory.problems import read_problems
 from factory.records import Problem, Sample, SampleVerdict
 from factory.reject import verify_config
@@ -134,11 +135,12 @@ def evaluate(
     from factory.run import run
 
     eval_dir = Path(config.eval_dir)
-    engine = _OneEngine(start_model or (lambda: make_teacher(config.model, config.sampling, log)))
+    # One engine for both parts, started on first use (a finished eval starts none), closed at the end.
+    engine = LazyTeacher(start_model or (lambda: make_teacher(config.model, config.sampling, log)))
     try:
         for part in _parts(config):
             log(f"eval {part}: {_part_sampling(config, part).n} draw(s) per problem in {eval_dir / part}")
-            run(part_config(config, part), log, start_teacher=engine.lend)
+            run(part_config(config, part), log, start_teacher=lambda: _Lent(engine.get()))
     finally:
         engine.close()
     return score(config, log)
@@ -240,6 +242,46 @@ def lines(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def compare_lines(eval_dirs: Sequence[str | Path]) -> list[str]:
+    """Evals of the same problems side by side: each metric with its interval, then every pair's paired
+    difference (later − earlier) with its interval. The first is usually the model before training."""
+    results = [load_results(eval_dir) for eval_dir in eval_dirs]
+    scores = [load_scores(eval_dir) for eval_dir in eval_dirs]
+    ids = sorted(set.intersection(*(set(rows) for rows in scores)))
+    if not ids:
+        raise FactoryError("compare: the evals share no problem; evaluate them on the same problem set")
+    names = [name for name in results[0]["metrics"] if all(name in r["metrics"] for r in results)]
+    settings = results[0]
+    width = max(len(r["label"]) for r in results)
+    out = [f"{'':<{width}}  " + "  ".join(f"{name:<24}" for name in names)]
+    out += [
+        f"{r['label']:<{width}}  " + "  ".join(f"{_interval(r['metrics'][n]):<24}" for n in names)
+        for r in results
+    ]
+    out.append(f"paired differences over the {len(ids)} problems they share (later minus earlier):")
+    for later in range(1, len(results)):
+        for earlier in range(later):
+            cells = []
+            for name in names:
+                values = [
+                    [_metric(rows[pid], name) for pid in ids] for rows in (scores[later], scores[earlier])
+                ]
+                diff = paired(*values, settings["bootstrap"], settings["confidence"], seed=0)
+                cells.append(
+                    f"{name} {diff.value * 100:+.1f} pts [{diff.low * 100:+.1f}, {diff.high * 100:+.1f}]"
+                )
+            out.append(f"  {results[later]['label']} - {results[earlier]['label']}: " + "; ".join(cells))
+    return out
+
+
+def _metric(row: dict[str, Any], name: str) -> float:
+    if name == "greedy_accuracy":
+        return float(row["greedy_correct"])
+    if name.startswith("pass@"):
+        return float(row["pass_at"][name])
+    return float(row["maj_at"][name])
+
+
 # --- parts ---------------------------------------------------------------------------------------------
 
 
@@ -252,23 +294,6 @@ def _part_sampling(config: EvalConfig, part: str) -> SamplingConfig:
         return config.sampling
     # Greedy: one draw at temperature 0 (top_p 1, so nothing truncates the argmax), same length and stops.
     return dataclasses.replace(config.sampling, n=1, temperature=0.0, top_p=1.0)
-
-
-class _OneEngine:
-    """The model under test, started on first use and shared by the parts; closed once, at the end."""
-
-    def __init__(self, start: Callable[[], Teacher]) -> None:
-        self._start = start
-        self._teacher: Teacher | None = None
-
-    def lend(self) -> Teacher:
-        if self._teacher is None:
-            self._teacher = self._start()
-        return _Lent(self._teacher)
-
-    def close(self) -> None:
-        if self._teacher is not None:
-            self._teacher.close()
 
 
 class _Lent:

@@ -7,6 +7,7 @@ and the loss falls on the completion (the teacher's trace) only.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +15,38 @@ from factory.config import SFTRunConfig
 from factory.embedded import resolve_model
 from factory.errors import FactoryError
 from factory.roundtrip import RoundTrip, RoundTripReport, RowCheck
+from factory.storage import write_json
 from factory.teachers import Log
 
 BATCH = 512  # rows checked per tokenizer call in the round trip
+TRAINING_RECORD = "factory-sft.json"
 
 
-def load_shards(data_dir: str | Path) -> Any:
-    """The `train` config of a run's shards (`train-*.parquet`) as a `datasets.Dataset`.
-
-    The folder also holds the `preference` and `rejected` configs, whose columns differ.
-    """
-    from datasets import load_dataset
+def load_shards(data_dir: str | Path, configs: Sequence[str] = ("train",)) -> Any:
+    """The rows of a run's shards as one `datasets.Dataset`: the `train` config (`train-*.parquet`), and
+    `rejected` (every sample curation dropped) when asked. Their common columns, prompt and completion
+    first, are what SFTTrainer reads. The `preference` config's columns differ; it is never read here."""
+    from datasets import concatenate_datasets, load_dataset
 
     data_dir = Path(data_dir)
-    if not any(data_dir.glob("train-*.parquet")):
-        raise FactoryError(
-            f"data_dir: no Parquet shards (train-*.parquet) in {data_dir}; run `factory run CONFIG` first "
-            "(a run that kept no trace writes none: see its summary)"
-        )
-    return load_dataset("parquet", data_files=str(data_dir / "train-*.parquet"), split="train")
+    parts = []
+    for name in configs:
+        if not any(data_dir.glob(f"{name}-*.parquet")):
+            raise FactoryError(
+                f"data_dir: no {name} shards ({name}-*.parquet) in {data_dir}; "
+                + (
+                    "run `factory run CONFIG` first (a run that kept no trace writes none: see its summary)"
+                    if name == "train"
+                    else "run `factory run CONFIG` with package.rejected: true"
+                )
+            )
+        parts.append(load_dataset("parquet", data_files=str(data_dir / f"{name}-*.parquet"), split="train"))
+    if len(parts) == 1:
+        return parts[0]
+    common = [
+        column for column in parts[0].column_names if all(column in part.column_names for part in parts)
+    ]
+    return concatenate_datasets([part.select_columns(common) for part in parts])
 
 
 def check_round_trip(
@@ -90,7 +104,7 @@ def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
             raise FactoryError(
                 f"training.{key}: not a field of trl.SFTConfig (see its documentation for valid ones)"
             )
-    dataset = load_shards(config.data_dir)
+    dataset = load_shards(config.data_dir, config.configs)
     if len(dataset) == 0:
         raise FactoryError(f"{config.data_dir}: the shards hold no kept traces; nothing to train on")
     model = resolve_model(config.model, log)
@@ -114,9 +128,13 @@ def train(config: SFTRunConfig, log: Log) -> dict[str, Any]:
     log(
         f"student saved to {config.output_dir} (train loss {result.training_loss:.4f}, {result.global_step} steps)"
     )
-    return {
+    outcome = {
         "steps": result.global_step,
         "train_loss": result.training_loss,
         "examples": len(dataset),
+        "configs": list(config.configs),
         "round_trip": report.to_dict(),
     }
+    # Beside the weights: what this student was trained on, and how long (a control matches its steps).
+    write_json(Path(config.output_dir) / TRAINING_RECORD, outcome)
+    return outcome

@@ -21,15 +21,22 @@ TEACHER_MODEL = "scripted-teacher"
 Script = dict[str, list[tuple[str, str]]]
 
 
-def make_sample(problem: Problem, index: int, text: str, finish_reason: str = "stop") -> Sample:
-    """A sample as a teacher of `TEACHER_MODEL` would make it, so a run finds its key on disk."""
+def make_sample(
+    problem: Problem,
+    index: int,
+    text: str,
+    finish_reason: str = "stop",
+    sampling: SamplingConfig = SAMPLING,
+    model: str = TEACHER_MODEL,
+) -> Sample:
+    """A sample as a teacher of `model` asked with `sampling` would make it, so a run finds its key on disk."""
     asked = SampleContext(
         problem.id,
         TEMPLATE.messages(problem.problem),
         template=TEMPLATE,
         backend=ScriptedTeacher.backend,
-        model=TEACHER_MODEL,
-        sampling=sampling_record(SAMPLING),
+        model=model,
+        sampling=sampling_record(sampling),
     )
     return asked.sample(
         index,

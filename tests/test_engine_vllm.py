@@ -161,3 +161,47 @@ def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, emb
     rows = [row for path in (run_dir / "shards").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
     kept = [trace.sample_key for curation in read_curated(run_dir / "curated") for trace in curation.kept]
     assert sorted(row["sample_key"] for row in rows) == sorted(kept)
+
+
+@pytest.mark.sft
+def test_a_folder_from_factory_sft_is_evaluated_through_the_offline_engine(tmp_path, tiny_model):
+    """What `factory sft` writes (weights, tokenizer, chat template) loads in vLLM and `factory eval` as it is."""
+    import pyarrow as pa
+
+    messages = [{"role": "user", "content": "What is 2 + 2?"}]
+    answer = [{"role": "assistant", "content": "2 + 2 = 4.\nAnswer: 4"}]
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    pq.write_table(
+        pa.table({"prompt": [messages] * 4, "completion": [answer] * 4}), shards / "train-00000.parquet"
+    )
+    (tmp_path / "sft.yaml").write_text(
+        f"data_dir: {shards}\nmodel: {tiny_model}\noutput_dir: {tmp_path / 'student'}\nmax_length: 64\n"
+        "training: {max_steps: 1, per_device_train_batch_size: 2, use_cpu: true, report_to: none, save_strategy: 'no'}\n"
+    )
+    trained = subprocess.run(
+        [*FACTORY, "sft", str(tmp_path / "sft.yaml")], capture_output=True, text=True, timeout=600
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    (tmp_path / "problems.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n"
+            for i in range(3)
+        )
+    )
+    (tmp_path / "eval.yaml").write_text(
+        f"eval_dir: {tmp_path / 'eval'}\nproblems: {{paths: ['{tmp_path / 'problems.jsonl'}']}}\n"
+        "prompt: {template: answer_line}\n"
+        f"model: {{backend: vllm, model: '{tmp_path / 'student'}', max_model_len: 256, dtype: float32}}\n"
+        "sampling: {n: 2, max_tokens: 8, seed: 0}\neval: {k: [1, 2], label: tiny}\n"
+    )
+    env = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [*FACTORY, "eval", str(tmp_path / "eval.yaml")], capture_output=True, text=True, timeout=900, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["problems"] == 3 and results["label"] == "tiny"
+    assert set(results["metrics"]) == {"greedy_accuracy", "pass@1", "pass@2", "maj@1", "maj@2"}
+    assert sum(results["finish_reasons"]["sampled"].values()) == 6
+    assert "eval       tiny: 3 problems" in done.stdout

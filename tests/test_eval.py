@@ -12,17 +12,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from killable import run_killable
+from scripted_teacher import make_sample
 
 from factory.cli import main
 from factory.config import EvalConfig, build
 from factory.errors import FactoryError
 from factory.eval import bootstrap, evaluate, load_results, paired, pass_at_k
-from factory.prompts import load_template
 from factory.records import Sample
-from factory.teachers import SampleContext, sampling_record
 
 MODEL = "scripted-student"
-TEMPLATE = load_template("boxed_cot")
 HARNESS = Path(__file__).with_name("eval_harness.py")
 
 
@@ -60,31 +58,12 @@ class ScriptedModel:
 
     def stream(self, source, template, sampling):
         while (request := source.poll(block=True)) is not None:
-            problem = request.problem
-            context = SampleContext(
-                problem.id,
-                template.messages(problem.problem),
-                template=template,
-                backend=self.backend,
-                model=self.model,
-                sampling=sampling_record(sampling),
-            )
-            greedy, draws = self.script[problem.id]
+            greedy, draws = self.script[request.problem.id]
             samples = []
             for index in request.indices:
                 answer = greedy if sampling.temperature == 0 else draws[index]
-                text = boxed(answer)
                 finish = "length" if answer == "0" else "stop"
-                samples.append(
-                    context.sample(
-                        index,
-                        text=text,
-                        finish_reason=finish,
-                        prompt_tokens=10,
-                        completion_tokens=len(text.split()),
-                        latency_s=0.01,
-                    )
-                )
+                samples.append(make_sample(request.problem, index, boxed(answer), finish, sampling, MODEL))
             self.asked += len(request.indices)
             yield samples
 
@@ -246,3 +225,30 @@ def test_eval_errors_are_one_line(tmp_path):
     assert result.output.strip().splitlines() == [
         f"error: {path}:2: eval.k is empty and greedy is off: nothing to measure"
     ]
+
+
+def test_compare_prints_paired_differences_over_the_shared_problems(tmp_path):
+    evaluate(eval_config(tmp_path / "before", label="before"), lambda line: None, start_model=ScriptedModel)
+    better = {pid: (str(int(pid[1:])), draws) for pid, (_, draws) in SCRIPT.items()}  # greedy right on all 5
+    evaluate(
+        eval_config(tmp_path / "after", label="after"),
+        lambda line: None,
+        start_model=lambda: ScriptedModel(better),
+    )
+    result = CliRunner().invoke(
+        main, ["compare", str(tmp_path / "before" / "eval"), str(tmp_path / "after" / "eval")]
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output.splitlines()
+    assert (
+        out[1].startswith("before")
+        and "40.0%" in out[1]
+        and out[2].startswith("after")
+        and "100.0%" in out[2]
+    )
+    assert out[3] == "paired differences over the 5 problems they share (later minus earlier):"
+    # Greedy right on 2 of 5, then on 5 of 5: +60 points; the draws are the same, so pass@k does not move.
+    assert out[4].startswith("  after - before: greedy_accuracy +60.0 pts [")
+    assert "pass@4 +0.0 pts [+0.0, +0.0]" in out[4]
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and result.output.startswith("error: ") and "not found" in result.output

@@ -178,16 +178,33 @@ def test_load_shards_reads_the_train_config_only(tmp_path):
     pq.write_table(
         pa.table({"prompt": ["p"], "chosen": ["c"], "rejected": ["r"]}), tmp_path / "preference-00000.parquet"
     )
+    wrong = [{"role": "assistant", "content": r"\boxed{8}"}]
     pq.write_table(
-        pa.table({"sample_key": ["k"], "reason": ["wrong_answer"]}), tmp_path / "rejected-00000.parquet"
+        pa.table(
+            {
+                "prompt": [messages],
+                "completion": [wrong],
+                "problem_id": ["p2"],
+                "drop_reason": ["wrong_answer"],
+            }
+        ),
+        tmp_path / "rejected-00000.parquet",
     )
     dataset = load_shards(tmp_path)
     assert dataset["problem_id"] == ["p0", "p1"] and dataset[0]["completion"] == trace
     assert "chosen" not in dataset.column_names
+    # Every draw, unfiltered (the RFT recipe's control): train and rejected, on their common columns.
+    everything = load_shards(tmp_path, ["train", "rejected"])
+    assert everything["problem_id"] == ["p0", "p1", "p2"] and everything[2]["completion"] == wrong
+    assert everything.column_names == ["prompt", "completion", "problem_id"]
     for path in tmp_path.glob("train-*.parquet"):
         path.unlink()
-    with pytest.raises(FactoryError, match=r"no Parquet shards \(train-\*\.parquet\)"):
+    with pytest.raises(FactoryError, match=r"no train shards \(train-\*\.parquet\)"):
         load_shards(tmp_path)
+    for path in tmp_path.glob("rejected-*.parquet"):
+        path.unlink()
+    with pytest.raises(FactoryError, match=r"no rejected shards .*package.rejected: true"):
+        load_shards(tmp_path, ["rejected"])
 
 
 def test_factory_sft_cli_errors(tmp_path):
@@ -198,7 +215,7 @@ def test_factory_sft_cli_errors(tmp_path):
     assert "training.max_stepz: not a field of trl.SFTConfig" in result.output
     config.write_text(f"data_dir: {tmp_path / 'none'}\n")
     result = CliRunner().invoke(main, ["sft", str(config)])
-    assert result.exit_code == 1 and "no Parquet shards" in result.output
+    assert result.exit_code == 1 and "no train shards" in result.output
 
 
 def test_nothing_kept_writes_no_shard(tmp_path):
