@@ -143,7 +143,7 @@ def evaluate(
             run(part_config(config, part), log, start_teacher=lambda: _Lent(engine.get()))
     finally:
         engine.close()
-    return score(config, log)
+    return score(config)
 
 
 def part_config(config: EvalConfig, part: str) -> RunConfig:
@@ -161,7 +161,7 @@ def part_config(config: EvalConfig, part: str) -> RunConfig:
     )
 
 
-def score(config: EvalConfig, log: Log) -> dict[str, Any]:
+def score(config: EvalConfig) -> dict[str, Any]:
     """The metrics of the parts on disk: each problem's row, then the means with their intervals."""
     settings = config.eval
     problems = list(read_problems(config.problems, without_answer=False))
@@ -214,11 +214,12 @@ def load_results(eval_dir: str | Path) -> dict[str, Any]:
     return results
 
 
-def load_scores(eval_dir: str | Path) -> dict[str, dict[str, Any]]:
+def load_scores(eval_dir: str | Path) -> dict[str, ProblemScore]:
     """An eval's `problems.jsonl` rows by problem id (what `paired` compares)."""
     path = Path(eval_dir) / PROBLEMS_FILE
     load_results(eval_dir)  # the rows are only as complete as the results written with them
-    return {row["problem_id"]: row for row in map(json.loads, path.read_text().splitlines())}
+    rows = (ProblemScore(**json.loads(line)) for line in path.read_text().splitlines())
+    return {row.problem_id: row for row in rows}
 
 
 def lines(results: dict[str, Any]) -> list[str]:
@@ -264,7 +265,7 @@ def compare_lines(eval_dirs: Sequence[str | Path]) -> list[str]:
             cells = []
             for name in names:
                 values = [
-                    [_metric(rows[pid], name) for pid in ids] for rows in (scores[later], scores[earlier])
+                    [rows[pid].metrics()[name] for pid in ids] for rows in (scores[later], scores[earlier])
                 ]
                 diff = paired(*values, settings["bootstrap"], settings["confidence"], seed=0)
                 cells.append(
@@ -272,14 +273,6 @@ def compare_lines(eval_dirs: Sequence[str | Path]) -> list[str]:
                 )
             out.append(f"  {results[later]['label']} - {results[earlier]['label']}: " + "; ".join(cells))
     return out
-
-
-def _metric(row: dict[str, Any], name: str) -> float:
-    if name == "greedy_accuracy":
-        return float(row["greedy_correct"])
-    if name.startswith("pass@"):
-        return float(row["pass_at"][name])
-    return float(row["maj_at"][name])
 
 
 # --- parts ---------------------------------------------------------------------------------------------
