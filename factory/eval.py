@@ -35,7 +35,7 @@ from factory.reject import verify_config
 from factory.storage import write_json, write_jsonl
 from factory.teachers import Log, Teacher, make_teacher
 from filters import check_answer
-from filters.majority import majority_vote
+from filters.majority import Vote, majority_vote
 
 RESULTS_FORMAT = "factory-eval/1"
 RESULTS_FILE = "results.json"
@@ -311,7 +311,7 @@ class _Draw:
 
 def _read_part(run_dir: Path, problems: Sequence[Problem], draws: int) -> dict[str, list[_Draw]]:
     """Each problem's first `draws` draws with their verdicts, in index order."""
-    scope = Scope({problem.id: hash(problem.answer) for problem in problems}, draws)
+    scope = Scope.of(problems, draws)
     verdicts = {verdict.sample_key: verdict for verdict in read_verdicts(run_dir / "verdicts", scope)}
     found: dict[str, dict[int, _Draw]] = {}
     for key, sample in read_keyed_samples(run_dir / "samples"):
@@ -358,7 +358,7 @@ def _score_sampled(
 def _majority_right(draws: list[_Draw], same: Callable[[str, str], bool]) -> bool:
     """Whether the most common answer of `draws` (by the verifier's equivalence) is correct; a tie for the
     most common answer counts as no majority, so as wrong."""
-    vote = majority_vote([d.verdict.extracted for d in draws], same, min_share=1e-9, min_votes=1)
+    vote = _plurality([d.verdict.extracted for d in draws], same)
     if vote.answer is None:
         return False
     return any(d.verdict.correct for d in draws if d.verdict.extracted == vote.answer)
@@ -378,13 +378,13 @@ def _fidelity(
             f"eval.reference: {reference} is not a run folder with verdicts; give the run folder of the "
             "teacher's `factory run` on these problems"
         )
-    scope = Scope({problem.id: hash(problem.answer) for problem in problems}, 1 << 30)
+    scope = Scope.of(problems, 1 << 30)
     by_problem: dict[str, dict[str, SampleVerdict]] = {}
     for verdict in read_verdicts(reference / "verdicts", scope):
         by_problem.setdefault(verdict.problem_id, {})[verdict.sample_key] = verdict
     for pid, row in rows.items():
         verdicts = sorted(by_problem.get(pid, {}).values(), key=lambda v: v.sample_index)
-        vote = majority_vote([v.extracted for v in verdicts], same, min_share=1e-9, min_votes=1)
+        vote = _plurality([v.extracted for v in verdicts], same)
         if vote.answer is None:
             continue  # no answer or a tie: nothing to agree with
         row.teacher_majority = vote.answer
@@ -410,7 +410,12 @@ def _fidelity(
 
 
 def _majority_answer(row: ProblemScore, same: Callable[[str, str], bool]) -> str | None:
-    return majority_vote(row.answers, same, min_share=1e-9, min_votes=1).answer
+    return _plurality(row.answers, same).answer
+
+
+def _plurality(answers: Sequence[str | None], same: Callable[[str, str], bool]) -> Vote:
+    """The most common answer (by the verifier's equivalence), however small its share; None on a tie."""
+    return majority_vote(answers, same, min_share=1e-9, min_votes=1)
 
 
 def _results(config: EvalConfig, rows: list[ProblemScore], fidelity: dict[str, Any] | None) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from factory.judge import JUDGE_ERROR
-from factory.records import ProblemCuration, ProblemVote, Sample, SampleVerdict
+from factory.records import Problem, ProblemCuration, ProblemVote, Sample, SampleVerdict
 from factory.storage import StageMarkers, drop_torn_tail, read_journal, write_jsonl
 
 PART_GLOB = "part-*.jsonl"
@@ -32,6 +32,11 @@ class Scope:
 
     golds: dict[str, int]
     max_draws: int
+
+    @classmethod
+    def of(cls, problems: Iterable[Problem], max_draws: int) -> Scope:
+        """The scope of `problems` as they are today, up to `max_draws` draws each."""
+        return cls({problem.id: hash(problem.answer) for problem in problems}, max_draws)
 
     def uses(self, problem_id: str, index: int) -> bool:
         return problem_id in self.golds and index < self.max_draws

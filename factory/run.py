@@ -241,7 +241,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
         + (f"; {len(read) - len(problems)} left out ({_reasons(screened_out)})" if screened_out else "")
         + (f"; {without_gold} without an answer take their samples' majority answer" if without_gold else "")
     )
-    scope = Scope({pid: hash(problem.answer) for pid, problem in problems.items()}, config.max_draws())
+    scope = Scope.of(problems.values(), config.max_draws())
     judge_prompt_hash = judge.template.hash if judge else None
     verify_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
     # The budget is not here: it only decides which curated rows are packaged (the shards' marker has it).
