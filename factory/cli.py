@@ -1,35 +1,65 @@
 """The `factory` command. Thin: each command loads a config and calls the library.
 
-A user mistake prints one `error:` line and exits 1; Ctrl-C keeps what finished and exits 130.
+A user mistake prints one `error:` line and exits 1 (paths are checked by the library rather than by click,
+whose usage errors take several lines); Ctrl-C (SIGINT) and SIGTERM keep what finished, say
+how to go on and exit 130 and 143.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
+from factory import terminal
 from factory.errors import FactoryError
 from filters.extract import EXTRACTION_MODES
 
 OVERRIDE_HELP = "Override a config value, e.g. --set sampling.n=8 (repeatable)."
+VERBOSE_HELP = "Show what engines and libraries print on the terminal too [default: in the folder's logs/]."
 
 
 def _log(message: str) -> None:
-    click.echo(message, err=True)
+    terminal.echo(message)
+
+
+def _quiet_unless(verbose: bool, folder: str, title: str) -> contextlib.AbstractContextManager[Any]:
+    """Engine and library output into `folder/logs/`, factory's own lines on the terminal; all of it there
+    with -v."""
+    return contextlib.nullcontext() if verbose else terminal.quiet(Path(folder) / "logs", title)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so that the same clean-up runs:
+    the teachers stop, the checker verifies and curates what it was handed, the journals close."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def _guarded(work: Callable[[], Any]) -> Any:
+    # Python handles signals in the main thread only (a command run from another thread keeps SIGTERM's own).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return work()
     except FactoryError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted: finished work is saved; run the same command again to continue", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as interrupt:
+        stopped_by = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        click.echo(f"{stopped_by}: finished work is saved; run the same command again to continue", err=True)
+        sys.exit(143 if isinstance(interrupt, Terminated) else 130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,9 +69,10 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.argument("config_path", metavar="CONFIG", type=click.Path())
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
-def run(config_path: str, overrides: tuple[str, ...]) -> None:
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+def run(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
     """Generate, verify and package: problems in, Parquet shards out.
 
     Running the same command again reuses every finished sample.
@@ -51,14 +82,15 @@ def run(config_path: str, overrides: tuple[str, ...]) -> None:
 
     def work() -> None:
         config = load_config(RunConfig, config_path, overrides)
-        summary = run_pipeline(config, _log)
+        with _quiet_unless(verbose, config.run_dir, f"factory run {config_path}"):
+            summary = run_pipeline(config, _log)
         click.echo("\n".join(summary.lines()))
 
     _guarded(work)
 
 
 @main.command()
-@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.argument("config_path", metavar="CONFIG", type=click.Path())
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
 def sft(config_path: str, overrides: tuple[str, ...]) -> None:
     """Train a student on a run's shards with TRL's SFTTrainer (completion-only loss)."""
@@ -69,9 +101,10 @@ def sft(config_path: str, overrides: tuple[str, ...]) -> None:
 
 
 @main.command(name="eval")
-@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.argument("config_path", metavar="CONFIG", type=click.Path())
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
-def eval_(config_path: str, overrides: tuple[str, ...]) -> None:
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+def eval_(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
     """Score a model on problems with the prompts and verifier of `run`: greedy accuracy, pass@k, maj@k.
 
     Running the same command again reuses every finished draw.
@@ -80,7 +113,9 @@ def eval_(config_path: str, overrides: tuple[str, ...]) -> None:
     from factory.eval import evaluate, lines
 
     def work() -> None:
-        results = evaluate(load_config(EvalConfig, config_path, overrides), _log)
+        config = load_config(EvalConfig, config_path, overrides)
+        with _quiet_unless(verbose, config.eval_dir, f"factory eval {config_path}"):
+            results = evaluate(config, _log)
         click.echo("\n".join(lines(results)))
 
     _guarded(work)
@@ -96,7 +131,7 @@ def compare(eval_dirs: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("--gold-field", default="answer", show_default=True, help="Column holding the gold answer.")
 @click.option("--response-field", default="response", show_default=True, help="Column holding the response.")
 @click.option(

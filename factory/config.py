@@ -6,10 +6,12 @@ and what is allowed.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import re
 import types
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,17 +33,24 @@ class FieldsConfig:
     answer: str = "answer"
 
 
+ON_ERROR = ("fail", "quarantine")
+
+
 @dataclass
 class ProblemsConfig:
     paths: list[str] = field(default_factory=list)
     format: str = "auto"
     fields: FieldsConfig = field(default_factory=FieldsConfig)
     limit_per_file: int | None = None
+    # A malformed row stops the run (fail), or goes to run_dir/quarantine.jsonl with its reason while the
+    # other rows run (quarantine). A file that cannot be read at all stops the run either way.
+    on_error: str = "fail"
 
     def validate(self) -> None:
         _check(bool(self.paths), "paths", "must list at least one JSONL, CSV or Parquet file")
         _choice("format", self.format, ("auto", "jsonl", "csv", "parquet"))
         _check(self.limit_per_file is None or self.limit_per_file > 0, "limit_per_file", "must be > 0")
+        _choice("on_error", self.on_error, ON_ERROR)
 
 
 @dataclass
@@ -84,6 +93,9 @@ class TeacherConfig:
     max_concurrency: int = 16  # requests in flight per base URL
     request_timeout_s: float = 600.0
     max_retries: int = 5
+    # A request whose retries are spent: `skip` goes on without its problem (failed.jsonl lists it, the same
+    # command asks again); `fail` stops the run (finished problems are kept).
+    on_request_error: str = "skip"
     # Extra request fields; `return_token_ids: true` gives per-sample token counts from a vLLM server when n > 1.
     extra_body: dict[str, Any] = field(default_factory=dict)
 
@@ -94,10 +106,12 @@ class TeacherConfig:
     def validate(self) -> None:
         _choice("backend", self.backend, ("vllm", "http"))
         _choice("endpoint", self.endpoint, ("chat", "completions"))
+        _choice("on_request_error", self.on_request_error, ("skip", "fail"))
         _check(self.window >= 1, "window", "must be >= 1")
         _check(self.max_concurrency >= 1, "max_concurrency", "must be >= 1")
         _check(self.max_retries >= 0, "max_retries", "must be >= 0")
         _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")
+        _urls(self.base_url)
         if self.backend == "http":
             _check(
                 bool(self.base_url),
@@ -129,8 +143,8 @@ class JudgeConfig:
             self.base_url = [self.base_url]
 
     def validate(self) -> None:
-
         _check(bool(self.base_url), "base_url", "is required for the judge (e.g. http://127.0.0.1:8000/v1)")
+        _urls(self.base_url)
         _check(bool(self.model), "model", "is required: the model name the judge's server serves")
         # The value is left out of the message: it may be a key pasted where its variable's name belongs.
         _check(
@@ -496,6 +510,12 @@ class EvalConfig:
         most = max(self.eval.k, default=0)
         _check(most <= self.sampling.n, "eval.k", f"asks for k={most} but sampling.n is {self.sampling.n}")
         _check(self.reject.majority is None, "reject.majority", "is not for evaluation: problems need golds")
+        _check(
+            self.problems.on_error == "fail",
+            "problems.on_error",
+            "must be fail for an evaluation: scores on a set with rows left out do not compare with others; "
+            "fix the rows",
+        )
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -518,22 +538,65 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
     _check(value in allowed, key, f"must be one of {', '.join(allowed)}; got {value!r}")
 
 
+def _urls(urls: list[str]) -> None:
+    """Each URL is http(s) with a host: anything else would only fail, slowly, at the first request."""
+    for index, url in enumerate(urls):
+        try:
+            parts = urllib.parse.urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number or out of range, an unclosed [IPv6] host
+            valid = False
+        _check(
+            valid,
+            "base_url" if len(urls) == 1 else f"base_url[{index}]",
+            f"must be an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1; got {url!r}",
+        )
+
+
+def yaml_error(path: Path, error: yaml.YAMLError) -> FactoryError:
+    """A YAML syntax error as one line naming the file and the line."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark else str(path)
+    problem = " ".join(str(getattr(error, "problem", None) or error).split())
+    tabs = "; YAML indents with spaces, not tabs" if "\\t" in problem else ""
+    return FactoryError(f"{where}: not valid YAML ({problem}){tabs}")
+
+
+def not_utf8_error(path: Path) -> FactoryError:
+    """A one-line error naming the first line of the text file `path` that is not UTF-8, and the fix."""
+    with path.open("rb") as handle:
+        if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return FactoryError(f"{path}: the file is UTF-16; save it as UTF-8")
+        handle.seek(0)
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                return FactoryError(
+                    f"{path}:{number}: not UTF-8 (byte {error.start + 1} of the line is "
+                    f"0x{line[error.start]:02x}); save the file as UTF-8, e.g. iconv -f latin1 -t utf-8"
+                )
+    return FactoryError(f"{path}: not UTF-8; save the file as UTF-8")
+
+
 def load_config(cls: type[C], path: str | Path, overrides: typing.Sequence[str] = ()) -> C:
     """Read a YAML config into `cls`, apply `key.sub=value` overrides, and validate everything."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8-sig")  # a BOM, as some editors write one, is fine
     except OSError as error:
         raise FactoryError(f"{path}: cannot read config ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
     try:
-        data = yaml.safe_load(text) or {}
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        data = yaml.safe_load(text)
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader), path)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise FactoryError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+        raise yaml_error(path, error) from None
+    if data is None:
+        raise FactoryError(f"{path}: the config is empty; write its keys (configs/ holds examples)")
     if not isinstance(data, dict):
-        raise FactoryError(f"{path}: a config must be a mapping of keys to values")
+        raise FactoryError(f"{path}: a config must be a mapping of keys to values, got {type(data).__name__}")
     origins = {key: f"{path}:{line}" for key, line in lines.items()}
     for override in overrides:
         key, value = _parse_override(override)
@@ -567,7 +630,7 @@ def _build(cls: type[C], data: Any, prefix: str) -> C:
         raise _FieldError(prefix.rstrip("."), f"must be a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - known)
+    unknown = sorted(map(str, set(data) - known))  # str: a YAML key may be a number
     if unknown:
         raise _FieldError(
             prefix + str(unknown[0]), f"is not a known key; valid keys here: {', '.join(sorted(known))}"
@@ -624,13 +687,20 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     raise TypeError(f"config type {hint} for {key} is not supported")  # a programming error, not the user's
 
 
-def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
+def _key_lines(node: yaml.Node | None, path: Path, prefix: str = "") -> dict[str, int]:
+    """The line of each dotted key; a key given twice in one mapping is an error, where YAML would keep
+    the last silently."""
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = prefix + str(key_node.value)
-            lines[key] = key_node.start_mark.line + 1
-            lines.update(_key_lines(value_node, key + "."))
+            line = key_node.start_mark.line + 1
+            if key in lines:
+                raise FactoryError(
+                    f"{path}:{line}: {key} is given twice (first at line {lines[key]}); keep one"
+                )
+            lines[key] = line
+            lines.update(_key_lines(value_node, path, key + "."))
     return lines
 
 

@@ -2,8 +2,11 @@
 
 Requests spread over one or several base URLs, up to a number in flight per URL. 429, 5xx, timeouts and
 connection errors are retried (at most `retries` times per request) on the next ready server; the failing
-one is taken out with exponential backoff, honouring `Retry-After`. Other statuses (400, 401, 404...) are
-not retried: the same request would fail the same way.
+one is taken out with exponential backoff, honouring `Retry-After`. So is a 200 whose body is not the JSON
+the caller expects (a truncated body, a malformed or empty `choices`): a proxy or an overloaded server
+makes those, and the same request usually succeeds on the next try. Other statuses (400, 401, 404...) are
+not retried: the same request would fail the same way. Every failed try is counted by kind in
+`Endpoints.faults` (`http_503`, `timeout`, `connection`, `bad_json`, `bad_shape`), for the run's summary.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import email.utils
 import os
 import random
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
@@ -25,6 +29,8 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 600.0
+
+Parsed = TypeVar("Parsed")
 
 
 class PostFailed(Exception):
@@ -56,6 +62,7 @@ class Endpoints:
         self._per_endpoint = per_endpoint
         self._log = log
         self._changed: asyncio.Condition | None = None  # made inside the event loop that uses it
+        self.faults: Counter[str] = Counter()  # failed tries by kind
 
     async def acquire(self) -> _Endpoint:
         if self._changed is None:
@@ -121,9 +128,12 @@ async def post_json(
     payload: dict[str, Any],
     retries: int,
     key_setting: str,
-) -> dict[str, Any]:
-    """POST `payload`, tried up to `retries + 1` times, each try on the endpoint ready first; the response
-    body of the first 200. Raises `PostFailed`; its message names the key's config setting on 401/403."""
+    parse: Callable[[Any], Parsed],
+) -> Parsed:
+    """POST `payload`, tried up to `retries + 1` times, each try on the endpoint ready first; `parse` of the
+    body of the first 200 whose body it can parse (it raises KeyError, IndexError, TypeError or ValueError
+    for a body of the wrong shape). Raises `PostFailed`; its message names the key's config setting on
+    401/403."""
     attempts = retries + 1
     last_error = ""
     for _ in range(attempts):
@@ -132,25 +142,40 @@ async def post_json(
         try:
             response = await client.post(endpoint.url, json=payload)
         except httpx.TimeoutException:
-            last_error = f"timed out after {client.timeout.read:g} s"
+            kind, last_error = "timeout", f"timed out after {client.timeout.read:g} s"
         except httpx.TransportError as error:
-            last_error = f"connection failed ({type(error).__name__}: {error})"
+            kind, last_error = "connection", f"connection failed ({type(error).__name__}: {error})"
         except BaseException:
             await endpoints.release(endpoint)  # cancelled: not the endpoint's fault
             raise
         else:
+            kind = f"http_{response.status_code}"
             if response.status_code == 200:
-                await endpoints.release(endpoint)
-                return response.json()
-            detail = _error_detail(response)
-            if response.status_code not in RETRYABLE_STATUS:
-                await endpoints.release(endpoint)
-                hint = f" (check the key in {key_setting})" if response.status_code in (401, 403) else ""
-                raise PostFailed(
-                    f"HTTP {response.status_code} from {endpoint.base_url}: {detail}{hint}", exhausted=False
-                )
-            last_error = f"HTTP {response.status_code}: {detail}"
-            retry_after = _retry_after_s(response.headers.get("retry-after"))
+                try:
+                    body = response.json()
+                except ValueError as error:
+                    kind, last_error = "bad_json", f"a body that is not JSON ({error})"
+                else:
+                    try:
+                        parsed = parse(body)
+                    except (KeyError, IndexError, TypeError, ValueError) as error:
+                        kind, last_error = "bad_shape", f"a body of an unexpected shape ({error!r})"
+                    else:
+                        await endpoints.release(endpoint)
+                        return parsed
+            else:
+                detail = _error_detail(response)
+                if response.status_code not in RETRYABLE_STATUS:
+                    endpoints.faults[kind] += 1
+                    await endpoints.release(endpoint)
+                    hint = f" (check the key in {key_setting})" if response.status_code in (401, 403) else ""
+                    raise PostFailed(
+                        f"HTTP {response.status_code} from {endpoint.base_url}: {detail}{hint}",
+                        exhausted=False,
+                    )
+                last_error = f"HTTP {response.status_code}: {detail}"
+                retry_after = _retry_after_s(response.headers.get("retry-after"))
+        endpoints.faults[kind] += 1
         await endpoints.release(endpoint, last_error, retry_after)
     raise PostFailed(f"gave up after {attempts} attempts; last: {last_error}", exhausted=True)
 

@@ -137,7 +137,14 @@ class ModelJudge:
             "temperature": config.temperature,
         }
         try:
-            body = await post_json(client, endpoints, payload, config.max_retries, "reject.judge.api_key_env")
+            return await post_json(
+                client,
+                endpoints,
+                payload,
+                config.max_retries,
+                "reject.judge.api_key_env",
+                lambda body: ruling(body["choices"][0]["message"]["content"] or ""),
+            )
         except PostFailed as failure:
             if failure.exhausted:
                 raise
@@ -148,7 +155,3 @@ class ModelJudge:
                     f"{JUDGE_ERROR} (further refusals are counted in the summary, not logged)"
                 )
             return _FAILED
-        try:
-            return ruling(body["choices"][0]["message"]["content"] or "")
-        except (KeyError, IndexError, TypeError) as error:
-            raise PostFailed(f"answered in an unexpected shape ({error!r})", exhausted=True) from None

@@ -15,14 +15,25 @@ from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from factory.errors import FactoryError
 from factory.judge import JUDGE_ERROR
-from factory.records import Problem, ProblemCuration, ProblemVote, Sample, SampleVerdict
-from factory.storage import StageMarkers, drop_torn_tail, read_journal, write_jsonl
+from factory.records import (
+    Problem,
+    ProblemCuration,
+    ProblemVote,
+    Record,
+    RecordError,
+    Sample,
+    SampleVerdict,
+)
+from factory.storage import StageMarkers, drop_torn_tail, numbered_rows, read_journal, write_jsonl
 
 PART_GLOB = "part-*.jsonl"
 NO_GOLD = ""  # a problem that came without an answer: its gold is its samples' majority answer
+
+R = TypeVar("R", bound=Record)
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,28 @@ def read_records(folder: Path) -> Iterator[dict[str, Any]]:
         yield from read_journal(part)
 
 
+def read_typed(folder: Path, record: type[R]) -> Iterator[R]:
+    """Every record in the journals of `folder`, oldest part first (see `_rows_of`)."""
+    for part in sorted(folder.glob(PART_GLOB)):
+        for _, typed in _rows_of(part, record):
+            yield typed
+
+
+def _rows_of(part: Path, record: type[R]) -> Iterator[tuple[dict[str, Any], R]]:
+    """(line, record) for each complete line of the journal `part`; a line that is no `record` this
+    factory reads (another factory version wrote it) stops with one line naming the file and line."""
+    for number, row in numbered_rows(part):
+        try:
+            typed = record.from_dict(row)
+        except RecordError as error:
+            raise FactoryError(f"{part}:{number}: {error}") from None
+        yield row, typed
+
+
 def read_keyed_samples(samples_dir: Path) -> Iterator[tuple[str, Sample]]:
     """(key, sample) for every complete sample on disk, each key once: callers need not hash it again."""
     seen: set[str] = set()
-    for row in read_records(samples_dir):
-        sample = Sample.from_dict(row)
+    for sample in read_typed(samples_dir, Sample):
         key = sample.key()
         if key not in seen:
             seen.add(key)
@@ -72,8 +100,7 @@ def read_keyed_samples(samples_dir: Path) -> Iterator[tuple[str, Sample]]:
 def read_verdicts(verdicts_dir: Path, scope: Scope) -> Iterator[SampleVerdict]:
     """The verdicts of the samples in scope, oldest first. A sample verified twice (a majority gold that
     changed with new draws) has both; the later one holds."""
-    for row in read_records(verdicts_dir):
-        verdict = SampleVerdict.from_dict(row)
+    for verdict in read_typed(verdicts_dir, SampleVerdict):
         if scope.uses(verdict.problem_id, verdict.sample_index):
             yield verdict
 
@@ -81,19 +108,19 @@ def read_verdicts(verdicts_dir: Path, scope: Scope) -> Iterator[SampleVerdict]:
 def read_curated(curated_dir: Path, problem_ids: Container[str] | None = None) -> Iterator[ProblemCuration]:
     """The curation of each problem (of those in `problem_ids`, when given), once."""
     seen: set[str] = set()
-    for row in read_records(curated_dir):
-        wanted = problem_ids is None or row["problem_id"] in problem_ids
-        if wanted and row["problem_id"] not in seen:
-            seen.add(row["problem_id"])
-            yield ProblemCuration.from_dict(row)
+    for curation in read_typed(curated_dir, ProblemCuration):
+        wanted = problem_ids is None or curation.problem_id in problem_ids
+        if wanted and curation.problem_id not in seen:
+            seen.add(curation.problem_id)
+            yield curation
 
 
 def read_votes(run_dir: Path, problem_ids: Container[str]) -> dict[str, ProblemVote]:
     """The last vote of each of the problems `problem_ids` (`reject.majority`)."""
     return {
-        row["problem_id"]: ProblemVote.from_dict(row)
-        for row in read_records(run_dir / "votes")
-        if row["problem_id"] in problem_ids
+        vote.problem_id: vote
+        for vote in read_typed(run_dir / "votes", ProblemVote)
+        if vote.problem_id in problem_ids
     }
 
 
@@ -135,11 +162,12 @@ class Ledger:
                 drop_torn_tail(part)
         redo = _drop_lines(
             verdicts_dir,
-            lambda row: scope.stale(verdict := SampleVerdict.from_dict(row)) or verdict.reason == JUDGE_ERROR,
+            SampleVerdict,
+            lambda verdict: scope.stale(verdict) or verdict.reason == JUDGE_ERROR,
         )
         if redo:  # a vote's agreement with the gold, and the curation, go with the verdicts
-            for folder in (run_dir / "votes", curated_dir):
-                _drop_lines(folder, lambda row: row["problem_id"] in redo)
+            _drop_lines(run_dir / "votes", ProblemVote, lambda vote: vote.problem_id in redo)
+            _drop_lines(curated_dir, ProblemCuration, lambda curation: curation.problem_id in redo)
         stale: set[str] = set()
         for curation in read_curated(curated_dir, scope.golds):
             made_against_another_gold = scope.stale_gold(
@@ -157,17 +185,21 @@ class Ledger:
             if sample.problem_id not in ledger.curated:
                 ledger.catch_up.add(sample.problem_id)
         if stale:  # each problem has one curation line: the next is written when it is curated again
-            _drop_lines(curated_dir, lambda row: row["problem_id"] in stale)
+            _drop_lines(curated_dir, ProblemCuration, lambda curation: curation.problem_id in stale)
         return ledger
 
 
-def _drop_lines(folder: Path, redo: Callable[[dict[str, Any]], bool]) -> set[str]:
-    """Rewrite (atomically) the journals in `folder` that hold lines to `redo`, without them; the problem
-    ids of the lines dropped."""
+def _drop_lines(folder: Path, record: type[R], redo: Callable[[R], bool]) -> set[str]:
+    """Rewrite (atomically) the journals in `folder` that hold records to `redo`, without them, each line
+    kept as it was written; the problem ids of the records dropped."""
     problems: set[str] = set()
     for part in sorted(folder.glob(PART_GLOB)):
-        dropped = {row["problem_id"] for row in read_journal(part) if redo(row)}
+        dropped = {
+            typed.problem_id  # type: ignore[attr-defined]  # every journal's records are of one problem
+            for _, typed in _rows_of(part, record)
+            if redo(typed)
+        }
         if dropped:
-            write_jsonl(part, [row for row in read_journal(part) if not redo(row)])
+            write_jsonl(part, (row for row, typed in _rows_of(part, record) if not redo(typed)))
             problems |= dropped
     return problems

@@ -9,6 +9,7 @@ provenance.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,7 +29,7 @@ from factory.corpus import DECONTAMINATE_UNIT, dedup_unit_name
 from factory.errors import FactoryError
 from factory.ledger import read_curated, read_keyed_samples
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Sample
-from factory.storage import StageMarkers, atomic_open, fingerprint, write_json, write_jsonl
+from factory.storage import StageMarkers, atomic_open, disk_full, fingerprint, write_json, write_jsonl
 from filters.curation import VERIFIER_UNIT
 from filters.dedup import DuplicateFinder
 from filters.selectors import fair_quotas
@@ -170,9 +171,9 @@ class ShardWriter:
     stream them. Sizes are counted before compression, so the files come out smaller than the limits.
 
     A shard is written under a hidden temporary name and renamed into place once full or when the writer
-    closes, so a reader never sees a torn Parquet file (a killed writer leaves the temporary file, which
-    the next packaging removes). No shard is written
-    without rows: `datasets` fails on a Parquet file of 0 rows.
+    closes, so a reader never sees a torn Parquet file (a writer stopped by an error removes its temporary
+    file as the `with` block ends; a killed one leaves it, and the next packaging removes it). No shard is
+    written without rows: `datasets` fails on a Parquet file of 0 rows.
 
     `version` ends each file name (`train-00000-<version>.parquet`): `datasets` caches a folder loaded
     through its card by the folder's name and the card's file list, not by the files' contents, so a
@@ -205,6 +206,25 @@ class ShardWriter:
         self.paths: list[Path] = []
         self.rows = 0
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is None:
+                self.close()
+        finally:
+            self._drop_unfinished()
+
+    def _drop_unfinished(self) -> None:
+        """The shard in progress when writing stopped (a full disk, Ctrl-C), gone with its space; after a
+        `close`, nothing."""
+        if self._writer is not None:
+            with contextlib.suppress(OSError):
+                self._writer.close()
+            self._writer = None
+        self._temporary().unlink(missing_ok=True)
+
     def add(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
         self.rows += 1
@@ -236,22 +256,29 @@ class ShardWriter:
         if not self._group:
             return
         table = pa.concat_tables(self._group)
-        if self._writer is None:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._temporary(), self._schema, compression=self._compression)
-        self._writer.write_table(table, row_group_size=table.num_rows)
+        with disk_full(self._path()):
+            if self._writer is None:
+                self._dir.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(
+                    self._temporary(), self._schema, compression=self._compression
+                )
+            self._writer.write_table(table, row_group_size=table.num_rows)
         self._shard_bytes += self._group_bytes
         self._group, self._group_bytes = [], 0
 
     def _finish_shard(self) -> None:
         if self._writer is None:
             return
-        self._writer.close()
+        path = self._path()
+        with disk_full(path):
+            self._writer.close()
         self._writer = None
-        path = self._dir / f"{self._prefix}-{len(self.paths):05d}{self._version}.parquet"
         os.replace(self._temporary(), path)
         self.paths.append(path)
         self._shard_bytes = 0
+
+    def _path(self) -> Path:
+        return self._dir / f"{self._prefix}-{len(self.paths):05d}{self._version}.parquet"
 
     def _temporary(self) -> Path:
         return self._dir / f".{self._prefix}-{len(self.paths):05d}.parquet.tmp"
@@ -596,33 +623,31 @@ def _write_shards(
             version,
         )
 
-    train = writer("train", SCHEMA)
-    rejects = writer("rejected", REJECTED_SCHEMA) if config.rejected else None
     in_pairs = {key for pair in pairs for key in (pair.chosen.sample_key, pair.rejected_key)}
     texts: dict[str, Sample] = {}
-    for key, sample in read_keyed_samples(run_dir / "samples"):
-        candidate = candidates.get(key)
-        if candidate is not None:
-            row = to_row(sample, candidate.trace, by_id[sample.problem_id], candidate.header)
-            if tally.sample_row is None:
-                tally.sample_row = card_sample(row)
-            train.add(row)
-        elif rejects is not None and key in rejected:
-            exclusion, header = rejected[key]
-            rejects.add(to_rejected_row(sample, exclusion, by_id[sample.problem_id], header))
-        if key in in_pairs:
-            texts[key] = sample
-    train.close()
+    with contextlib.ExitStack() as writers:
+        train = writers.enter_context(writer("train", SCHEMA))
+        rejects = writers.enter_context(writer("rejected", REJECTED_SCHEMA)) if config.rejected else None
+        for key, sample in read_keyed_samples(run_dir / "samples"):
+            candidate = candidates.get(key)
+            if candidate is not None:
+                row = to_row(sample, candidate.trace, by_id[sample.problem_id], candidate.header)
+                if tally.sample_row is None:
+                    tally.sample_row = card_sample(row)
+                train.add(row)
+            elif rejects is not None and key in rejected:
+                exclusion, header = rejected[key]
+                rejects.add(to_rejected_row(sample, exclusion, by_id[sample.problem_id], header))
+            if key in in_pairs:
+                texts[key] = sample
     if rejects is not None:
-        rejects.close()
         tally.rejected_rows = rejects.rows
     written = set(train.paths)
     if config.preference is not None:
-        preference = writer("preference", PREFERENCE_SCHEMA)
-        for pair in pairs:
-            if pair.chosen.sample_key in texts and pair.rejected_key in texts:
-                preference.add(to_pair(texts, pair, config.preference.policy))
-        preference.close()
+        with writer("preference", PREFERENCE_SCHEMA) as preference:
+            for pair in pairs:
+                if pair.chosen.sample_key in texts and pair.rejected_key in texts:
+                    preference.add(to_pair(texts, pair, config.preference.policy))
         tally.preference_pairs = preference.rows
         written.update(preference.paths)
     if rejects is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -43,6 +44,10 @@ class LazyTeacher:
         if self._teacher is None:
             self._teacher = self._start()
         return self._teacher
+
+    def faults(self) -> Counter[str]:
+        """Its failed tries by kind (a remote teacher's); an engine in this process has none to count."""
+        return getattr(self._teacher, "faults", Counter())
 
     def close(self) -> None:
         teacher, self._teacher = self._teacher, None
@@ -208,6 +213,10 @@ class _Tracked:
             self.in_flight[request.problem.id] = request.problem
         return request
 
+    def failed(self, request: SampleRequest, error: str) -> None:
+        self.in_flight.pop(request.problem.id, None)
+        self._source.failed(request, error)
+
 
 class _FirstThen:
     """A request already taken from the source, then the source."""
@@ -219,3 +228,6 @@ class _FirstThen:
     def poll(self, block: bool) -> SampleRequest | None:
         first, self._first = self._first, None
         return first if first is not None else self._rest.poll(block)
+
+    def failed(self, request: SampleRequest, error: str) -> None:
+        self._rest.failed(request, error)

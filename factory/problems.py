@@ -1,6 +1,13 @@
 """Stage 1: read problems from JSONL, CSV or Parquet files into `Problem` records.
 
-A malformed row stops the run with one line naming the file, the line (or Parquet row) and the field.
+A file that cannot be read as a whole (missing, a directory, unreadable, not UTF-8, empty, not Parquet) stops
+the run with one line naming it. A malformed row stops it with one line naming the file, the line (or
+Parquet row) and the field, unless `problems.on_error: quarantine`: then the row goes to the run's
+quarantine file with its reason and the other rows run. A file none of whose rows can be read stops the run
+either way: that is a wrong file or a wrong `problems.fields`, not a few bad rows.
+
+Text files are UTF-8; a leading BOM, which spreadsheet exports write, is skipped. A wrong encoding is a
+mistake of the whole file (its fix is to save it as UTF-8), so it is never quarantined row by row.
 """
 
 from __future__ import annotations
@@ -8,15 +15,72 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from factory.config import ProblemsConfig
+from factory.config import ProblemsConfig, not_utf8_error
 from factory.errors import FactoryError
 from factory.records import Problem
+from factory.storage import atomic_open
 
 _FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+QUARANTINE_FILE = "quarantine.jsonl"
+# A problem row is a few KB, a long trace for `factory verify` some 100 KB. A longer line is a file that is
+# not JSONL (a whole document on one line, a binary): it is refused without being read whole, so memory
+# stays flat. CSV cells have the csv module's own limit (131,072 characters).
+MAX_LINE_CHARS = 1 << 20
+# Enough of a quarantined row to find and fix it in its file.
+QUARANTINED_ROW_CHARS = 2000
+
+
+class RowError(FactoryError):
+    """A mistake in one row of a file, not in the file as a whole: under `problems.on_error: quarantine`
+    the row is set aside with its reason and the other rows are read."""
+
+    def __init__(self, where: str, reason: str, row: Any) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+        self.row = row  # what the file holds: the line's text, or the row as read
+
+
+Row = dict[str, Any] | RowError
+
+
+class Quarantine:
+    """The rows `problems.on_error: quarantine` set aside: one JSON line each, with where the row was, why
+    it was set aside, and the row (cut to QUARANTINED_ROW_CHARS)."""
+
+    def __init__(self, path: Path, handle: IO[str]) -> None:
+        self.path = path
+        self.rows = 0
+        self._handle = handle
+
+    @classmethod
+    @contextmanager
+    def rewritten(cls, path: Path) -> Iterator[Quarantine]:
+        """A quarantine that replaces `path` whole when the block ends, so a re-run rewrites the file and
+        never repeats a line; no file at all when no row was set aside."""
+        with atomic_open(path) as handle:
+            quarantine = cls(path, handle)
+            yield quarantine
+        if not quarantine.rows:
+            path.unlink(missing_ok=True)
+
+    def add(self, error: RowError) -> None:
+        line = {"where": error.where, "reason": error.reason, "row": _cut(error.row)}
+        self._handle.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        self.rows += 1
+
+
+def _cut(row: Any) -> Any:
+    text = row if isinstance(row, str) else json.dumps(row, ensure_ascii=False, default=str)
+    if len(text) <= QUARANTINED_ROW_CHARS:
+        return row
+    return f"{text[:QUARANTINED_ROW_CHARS]}… ({len(text):,} characters in all)"
 
 
 def derive_id(problem: str) -> str:
@@ -24,27 +88,57 @@ def derive_id(problem: str) -> str:
     return "p-" + hashlib.sha256(" ".join(problem.split()).encode()).hexdigest()[:16]
 
 
-def read_problems(config: ProblemsConfig, without_answer: bool = False) -> Iterator[Problem]:
-    """All problems of all configured files, in order. Duplicate ids are an error. So is a row without an
-    answer, unless `without_answer` (its answer is then "": its samples' majority answer becomes its gold)."""
+def read_problems(
+    config: ProblemsConfig, without_answer: bool = False, quarantine: Quarantine | None = None
+) -> Iterator[Problem]:
+    """All problems of all configured files, in order.
+
+    A malformed row, or one whose id an earlier row has, stops the read; under `on_error: quarantine` it
+    goes to `quarantine` instead (without one, it stops the read all the same). A row without an answer is
+    malformed unless `without_answer` (its answer is then "": its samples' majority answer becomes its gold).
+    """
+    if not config.paths:
+        raise FactoryError("problems.paths lists no file; name at least one JSONL, CSV or Parquet file")
     seen: dict[str, str] = {}
     for path_str in config.paths:
         path = Path(path_str)
-        for count, problem in enumerate(_read_file(path, config, without_answer), start=1):
-            if config.limit_per_file is not None and count > config.limit_per_file:
-                break
-            if problem.id in seen:
-                raise FactoryError(
-                    f"{problem.source}: id {problem.id!r} already used at {seen[problem.id]}; ids must be unique"
-                )
+        read = 0
+        first_error: RowError | None = None
+        for where, row in read_rows(path, config.format):
+            try:
+                if isinstance(row, RowError):
+                    raise row
+                problem = _to_problem(row, where, config, without_answer)
+                if problem.id in seen:
+                    raise RowError(
+                        where,
+                        f"id {problem.id!r} already used at {seen[problem.id]}; ids must be unique",
+                        row,
+                    )
+            except RowError as error:
+                if config.on_error != "quarantine" or quarantine is None:
+                    raise
+                quarantine.add(error)
+                first_error = first_error or error
+                continue
             seen[problem.id] = problem.source
             yield problem
+            read += 1
+            if read == config.limit_per_file:
+                break
+        if not read and first_error is not None:
+            raise FactoryError(
+                f"{path}: no row could be read, so the file is not quarantined row by row "
+                f"(the first: {first_error}); fix the file or problems.fields"
+            )
 
 
-def read_rows(
-    path: Path, format: str = "auto", option: str = "problems.format"
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, row) for each row of a JSONL, CSV or Parquet file; `where` is "path:line" or "path:row N"."""
+def read_rows(path: Path, format: str = "auto", option: str = "problems.format") -> Iterator[tuple[str, Row]]:
+    """(where, row) for each row of a JSONL, CSV or Parquet file; `where` is "path:line" or "path:row N".
+    A row that cannot be read comes as its `RowError`, for the caller to raise or set aside; a file that
+    cannot be read, or holds no row, raises a `FactoryError`."""
+    if path.is_dir():
+        raise FactoryError(f"{path} is a directory; name a JSONL, CSV or Parquet file")
     if not path.is_file():
         raise FactoryError(f"{path} does not exist")
     kind = format if format != "auto" else _FORMATS.get(path.suffix.lower())
@@ -52,44 +146,130 @@ def read_rows(
         raise FactoryError(
             f"{path}: cannot tell the format from the suffix {path.suffix!r}; set {option} to jsonl, csv or parquet"
         )
-    rows = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[kind](path)
-    for where, row in rows:
-        yield f"{path}:{where}", row
+    empty = True
+    for where, row in {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[kind](path):
+        empty = False
+        yield where, row
+    if empty:
+        raise FactoryError(f"{path}: the file holds no rows; check that it is the file you meant")
 
 
-def _read_file(path: Path, config: ProblemsConfig, without_answer: bool) -> Iterator[Problem]:
-    for where, row in read_rows(path, config.format):
-        yield _to_problem(row, where, config, without_answer)
+@contextmanager
+def _text(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
+    """`path` open as UTF-8 text (a BOM skipped); a byte that is not UTF-8 becomes a one-line error."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline=newline)
+    except OSError as error:
+        raise FactoryError(f"{path}: cannot read ({error.strerror}); check its permissions") from None
+    try:
+        with handle:
+            yield handle
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise FactoryError(
-                    f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-                ) from None
-            if not isinstance(row, dict):
-                raise FactoryError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield str(number), row
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            if None in row:  # more cells than header columns
-                raise FactoryError(
-                    f"{path}:{reader.line_num}: the row has more cells than the header has columns"
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, Row]]:
+    with _text(path) as lines:
+        number = 0
+        while line := lines.readline(MAX_LINE_CHARS + 1):
+            number += 1
+            where = f"{path}:{number}"
+            if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+                size = len(line) + _skip_line(lines)
+                reason = (
+                    f"the line holds {size:,} characters, more than a row may ({MAX_LINE_CHARS:,}); "
+                    "is the file JSONL, one object per line?"
                 )
-            yield str(reader.line_num), row
+                yield where, RowError(where, reason, line)
+            elif line.strip():
+                yield where, _json_row(where, line)
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _skip_line(lines: IO[str]) -> int:
+    """Read past the rest of an over-long line, a piece at a time; the number of characters skipped."""
+    skipped = 0
+    while piece := lines.readline(MAX_LINE_CHARS):
+        skipped += len(piece)
+        if piece.endswith("\n"):
+            break
+    return skipped
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: JSON keeps the last of two, silently."""
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        keys = [key for key, _ in pairs]
+        raise _RepeatedKey(next(key for key in keys if keys.count(key) > 1))
+    return row
+
+
+def _json_row(where: str, line: str) -> Row:
+    # A line that opens a document spread over many lines: a pretty-printed .json file, not JSONL.
+    spread = " (the file looks like one JSON document over many lines; write one object per line: JSONL)"
+    try:
+        row = json.loads(line, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        hint = spread if line.strip() in ("[", "{") else ""
+        return RowError(where, f"not valid JSON ({error.msg} at column {error.pos + 1}){hint}", line)
+    except _RepeatedKey as error:
+        return RowError(where, f"key {error.args[0]!r} appears twice in the object; keep one", line)
+    except RecursionError:
+        return RowError(where, "not a row: JSON nested too deeply to read", line)
+    if not isinstance(row, dict):
+        hint = "; a JSON array? write one object per line: JSONL" if isinstance(row, list) else ""
+        return RowError(where, f"expected a JSON object, got {type(row).__name__}{hint}", line)
+    return row
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[str, Row]]:
+    with _text(path, newline="") as handle:
+        record: list[str] = []  # the lines of the row being read, kept for the quarantine
+
+        def lines() -> Iterator[str]:
+            for line in handle:
+                record.append(line)
+                yield line
+
+        # strict: a quote out of place is an error, not a cell silently merged with the next ones.
+        reader = csv.reader(lines(), strict=True)
+        try:
+            header = next(reader, [])
+        except csv.Error as error:
+            raise FactoryError(f"{path}:1: the header is not valid CSV ({error})") from None
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise FactoryError(f"{path}:1: column {repeated[0]!r} appears twice in the header; rename one")
+        while True:
+            where = f"{path}:{reader.line_num + 1}"  # the line the row starts on
+            record.clear()
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield where, RowError(where, f"not valid CSV ({error}); {_QUOTES}", "".join(record))
+                continue
+            if not cells:
+                continue  # a blank line
+            if len(cells) != len(header):
+                more = "more" if len(cells) > len(header) else "fewer"
+                reason = (
+                    f"the row has {more} cells ({len(cells)}) than the header has columns ({len(header)})"
+                )
+                yield where, RowError(where, f"{reason}; {_QUOTES}", "".join(record))
+                continue
+            yield where, dict(zip(header, cells, strict=True))
+
+
+_QUOTES = 'check its quotes: a cell holding a comma is quoted, a quote inside one is written twice ("")'
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, Row]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -98,7 +278,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         index = 0
         for batch in batches:
             for row in batch.to_pylist():
-                yield f"row {index}", row
+                yield f"{path}:row {index}", row
                 index += 1
     except (pa.ArrowException, OSError) as error:
         raise FactoryError(f"{path}: not a readable Parquet file ({error})") from None
@@ -111,35 +291,56 @@ def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig, withou
         return f"fix the row or map the {role} with problems.fields.{role}"
 
     text = text_field(row, fields.problem, source, hint("problem"))
-    given = row.get(fields.answer)
-    if without_answer and (given is None or (isinstance(given, str) and not given.strip())):
+    if without_answer and _missing(row.get(fields.answer)):
         answer = ""  # the majority answer of its samples will be its gold
     else:
         answer = text_field(row, fields.answer, source, hint("answer") + ", or set reject.majority")
     given_id = row.get(fields.id) if fields.id is not None else None
-    if given_id is None or (isinstance(given_id, str) and not given_id.strip()):
+    if _missing(given_id):
         problem_id = derive_id(text)  # the input has no id for this row: derive a stable one
     else:
         problem_id = text_field(row, fields.id, source, hint("id"))
     mapped = {fields.id, fields.problem, fields.answer}
-    meta = {key: value for key, value in row.items() if key not in mapped}
+    meta = {key: value for key, value in row.items() if key not in mapped}  # extra fields are kept here
     return Problem(id=problem_id, problem=text, answer=answer, source=source, meta=meta)
+
+
+def _missing(value: Any) -> bool:
+    """No value: null, blank text, or NaN (how pandas writes a missing cell, as a float or as text)."""
+    return value is None or _is_nan(value) or (isinstance(value, str) and not value.strip())
+
+
+def _is_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip().lower().lstrip("+-") == "nan"
 
 
 def require_field(row: dict[str, Any], column: str, source: str, hint: str) -> Any:
     """`row[column]`, or a one-line error naming the columns present and ending in `hint`."""
     if column not in row:
         present = ", ".join(map(str, row)) or "none"
-        raise FactoryError(f"{source}: field {column!r} is missing (columns present: {present}); {hint}")
+        raise RowError(source, f"field {column!r} is missing (columns present: {present}); {hint}", row)
     return row[column]
 
 
 def text_field(row: dict[str, Any], column: str, source: str, hint: str) -> str:
-    """The non-empty text (or number, as text) in `row[column]`; otherwise a one-line error ending in `hint`."""
+    """The non-empty text (or finite number, as text) in `row[column]`; otherwise a one-line error ending
+    in `hint`. NaN, as a number or as text, is refused: it is how pandas writes a missing value."""
     value = require_field(row, column, source, hint)
+
+    def refuse(problem: str) -> RowError:
+        return RowError(source, f"field {column!r} {problem}; {hint}", row)
+
+    if value is None:
+        raise refuse("is null")
+    if _is_nan(value):
+        raise refuse("is NaN, how pandas writes a missing value")
+    if isinstance(value, float) and math.isinf(value):
+        raise refuse("is infinite (a number too large for a float: write it as text)")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise FactoryError(f"{source}: field {column!r} must be text or a number, got {type(value).__name__}")
+        raise refuse(f"must be text or a number, got {type(value).__name__}")
     text = str(value).strip()
     if not text:
-        raise FactoryError(f"{source}: field {column!r} is empty")
+        raise refuse("is empty")
     return text

@@ -1,6 +1,6 @@
-"""Progress of a run: a live line on a terminal, a plain line every `every_s` seconds otherwise, and
-optionally a timeline file with a point at least every `TIMELINE_EVERY_S` seconds (`factory report`
-plots it).
+"""Progress of a run: a bar on a terminal (tqdm's, redrawn in place, factory's lines printed above it), a
+plain line every `every_s` seconds otherwise, and optionally a timeline file with a point at least every
+`TIMELINE_EVERY_S` seconds (`factory report` plots it).
 
 Counters are updated from the driver (samples generated) and the checker thread (samples verified, kept).
 """
@@ -8,16 +8,21 @@ Counters are updated from the driver (samples generated) and the checker thread 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from factory import terminal
 from factory.teachers import Log
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # The quiet default prints every 10 s: a run of a minute would plot six points.
 TIMELINE_EVERY_S = 2.0
+# The counters first, so that a narrow terminal cuts the bar, not them; the bar takes the rest of the width.
+BAR_FORMAT = "{desc} |{bar}|"
 
 
 class Progress:
@@ -30,7 +35,7 @@ class Progress:
         every_s: float = 10.0,
         timeline: Path | None = None,
     ) -> None:
-        self._stream = stream or sys.stderr
+        self._stream = stream or terminal.stream()
         self._live = self._stream.isatty() if live is None else live
         self._every_s = 0.5 if self._live else every_s
         self._timeline = timeline  # JSON lines of the counters over time, appended to
@@ -47,10 +52,21 @@ class Progress:
         self._started: float | None = None  # when the teacher was ready: engine start-up is not generation
         self._last_line = 0.0
         self._last_point = 0.0
-        self._drawn = False
+        self._bar: tqdm | None = None  # on a terminal, from the teacher's start to `finish`
 
     def teacher_started(self) -> None:
         self._started = time.monotonic()
+        if self._live:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=self.problems,
+                initial=self.problems_done,
+                desc=self.line(),
+                file=self._stream,
+                bar_format=BAR_FORMAT,
+                dynamic_ncols=True,
+            )
         self._record()  # the origin: a plot of this invocation starts where it started
 
     def generated(self, samples: int, tokens: int) -> None:
@@ -88,12 +104,15 @@ class Progress:
         return text
 
     def finish(self) -> None:
-        """The last line, kept on screen."""
+        """The last state, kept on screen: the bar's last frame, or a last plain line."""
         if self._started is None:
             return
-        if self._live:
-            self._stream.write("\r\x1b[K")
-        self._log("progress: " + self.line())
+        if self._bar is not None:
+            self._draw()
+            self._bar.close()
+            self._bar = None
+        else:
+            self._log("progress: " + self.line())
         self._record()
 
     def _maybe_show(self) -> None:
@@ -107,10 +126,15 @@ class Progress:
             return
         self._last_line = now
         if self._live:
-            self._stream.write("\r\x1b[K" + self.line())
-            self._stream.flush()
+            self._draw()
         else:
             self._log("progress: " + self.line())
+
+    def _draw(self) -> None:
+        bar = self._bar
+        if bar is not None:  # `finish` may have closed it meanwhile, from the other thread
+            bar.n = self.problems_done
+            bar.set_description_str(self.line())  # redraws
 
     def _record(self) -> None:
         """Append the counters to the timeline. A disk that refuses costs the timeline, never the run."""

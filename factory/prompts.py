@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from factory.config import not_utf8_error, yaml_error
 from factory.errors import FactoryError
 from factory.records import Message
 
@@ -83,18 +84,26 @@ def load_template(name_or_path: str, kind: TemplateKind = TEACHER) -> PromptTemp
             f"{kind.key}: no template {name_or_path!r} (looked for {path}); "
             f"available in {kind.folder.relative_to(PROMPTS_DIR.parent)}/: {', '.join(available)}"
         )
-    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw)
+        raw = path.read_bytes()
+    except OSError as error:
+        raise FactoryError(f"{path}: cannot read the template ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
     except yaml.YAMLError as error:
-        raise FactoryError(f"{path}: not valid YAML ({error})") from None
+        raise yaml_error(path, error) from None
     if not isinstance(data, dict) or not isinstance(data.get("user"), str):
         raise FactoryError(
             f"{path}: a template needs a `user` string (and optionally `system`, `completion`)"
         )
-    unknown = sorted(set(data) - set(_KEYS))
+    unknown = sorted(map(str, set(data) - set(_KEYS)))
     if unknown:
         raise FactoryError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(_KEYS)}")
+    for key in ("system", "completion"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise FactoryError(f"{path}: `{key}` must be a string, got {type(data[key]).__name__}")
     for name in kind.placeholders:
         if f"{{{name}}}" not in data["user"]:
             raise FactoryError(f"{path}: `user` must contain the placeholder {{{name}}}")

@@ -1,34 +1,92 @@
 """The typed records that stages exchange: problems → samples → verdicts (→ shards).
 
 Each record round-trips through a plain dict (`to_dict` / `from_dict`) so that stages meet on disk as
-JSON lines and never share objects in memory.
+JSON lines and never share objects in memory. Each dict carries the schema it was written under
+(`schema_version`), so that a run folder written by another factory is read where its records still fit
+and refused with one line where they do not, never half-read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Self
 
 Message = dict[str, str]
 
-R = TypeVar("R", bound="_Record")
+SCHEMA_KEY = "schema_version"
+# Raise it when a record changes so that an older factory would misread it, and teach `_upgrade` to read
+# the version before. 0: records written before they carried a version.
+SCHEMA_VERSION = 1
 
 
-class _Record:
+class RecordError(ValueError):
+    """A dict that is not a record this factory can read; the message says why and what to do."""
+
+
+class Record:
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {SCHEMA_KEY: SCHEMA_VERSION} | dataclasses.asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls: type[R], row: dict[str, Any]) -> R:
-        return cls(**row)
+    def from_dict(cls, row: Any) -> Self:
+        """The record a `to_dict` of this or an earlier factory made; `RecordError` for anything else."""
+        if not isinstance(row, dict):
+            raise RecordError(f"not a {cls.__name__} record but a JSON {type(row).__name__}")
+        fields = dict(row)
+        version = fields.pop(SCHEMA_KEY, 0)
+        if not isinstance(version, int) or not 0 <= version <= SCHEMA_VERSION:
+            raise RecordError(
+                f"a {cls.__name__} record of schema {version!r}, which this factory does not know (it reads "
+                f"schemas 0 to {SCHEMA_VERSION}): a newer factory wrote it; upgrade factory to read this folder"
+            )
+        return cls._build(cls._upgrade(fields, version))
+
+    @classmethod
+    def _upgrade(cls, fields: dict[str, Any], version: int) -> dict[str, Any]:
+        """`fields` as this version's record has them (fields added since have defaults)."""
+        return fields
+
+    @classmethod
+    def _build(cls, fields: dict[str, Any]) -> Self:
+        _check_fields(cls, fields)
+        return cls(**fields)
+
+
+def _check_fields(record: type[Record], fields: dict[str, Any]) -> None:
+    """`fields` are those of `record`: none missing (but those with defaults), none unknown."""
+    names, required = _field_names(record)
+    missing = [name for name in required if name not in fields]
+    unknown = sorted(fields.keys() - names)
+    if missing or unknown:
+        found = "; ".join(
+            [
+                *([f"no field {', '.join(map(repr, missing))}"] if missing else []),
+                *([f"unknown field {', '.join(map(repr, unknown))}"] if unknown else []),
+            ]
+        )
+        raise RecordError(
+            f"a {record.__name__} record this factory cannot read ({found}): the folder was written by "
+            "another factory version; use another run_dir (--set run_dir=...)"
+        )
+
+
+@functools.cache  # a run reads millions of records
+def _field_names(record: type[Record]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A record's field names, and those without a default."""
+    known = dataclasses.fields(record)  # type: ignore[arg-type]
+    required = (
+        f for f in known if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    return frozenset(f.name for f in known), tuple(f.name for f in required)
 
 
 @dataclass(slots=True)
-class Problem(_Record):
+class Problem(Record):
     id: str
     problem: str
     answer: str
@@ -37,7 +95,7 @@ class Problem(_Record):
 
 
 @dataclass(slots=True)
-class Sample(_Record):
+class Sample(Record):
     """One teacher completion for one problem."""
 
     problem_id: str
@@ -92,7 +150,7 @@ def sample_key(
 
 
 @dataclass(slots=True)
-class SampleVerdict(_Record):
+class SampleVerdict(Record):
     """The verifier's outcome on one sample, and nothing else: whether the sample ships is the curate stage's
     decision, so a change of curation never verifies again."""
 
@@ -119,16 +177,14 @@ class SampleVerdict(_Record):
         return self.status == "correct"
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> SampleVerdict:
-        row = dict(row)
-        row.pop(
-            "kept", None
-        )  # verdicts before the curate stage carried the keep decision; it is curation's now
-        return cls(**row)
+    def _upgrade(cls, fields: dict[str, Any], version: int) -> dict[str, Any]:
+        if version == 0:  # verdicts before the curate stage carried the keep decision; it is curation's now
+            fields.pop("kept", None)
+        return fields
 
 
 @dataclass(slots=True)
-class Exclusion(_Record):
+class Exclusion(Record):
     """One sample the curate stage dropped: which unit dropped it, and why. The trace is kept with it, so the
     exclusions can be read (and a unit's threshold judged) without joining the sample journal."""
 
@@ -145,7 +201,7 @@ class Exclusion(_Record):
 
 
 @dataclass(slots=True)
-class ProblemVote(_Record):
+class ProblemVote(Record):
     """How a problem's samples voted on its answer (`reject.majority`): one line of the vote journal, made
     with the verdicts (it needs the verifier's equivalence), so curation never needs the verifier."""
 
@@ -164,7 +220,7 @@ def _shared(name: Any) -> Any:
 
 
 @dataclass(slots=True)
-class KeptTrace(_Record):
+class KeptTrace(Record):
     """A sample the curate stage keeps, with what its shard row needs from its verdict."""
 
     sample_key: str
@@ -178,12 +234,16 @@ class KeptTrace(_Record):
 
     def __post_init__(self) -> None:
         # The same few names are on every kept trace of a corpus, and packaging holds them all: one copy each.
-        self.found_by, self.status, self.reason = _shared(self.found_by), _shared(self.status), _shared(self.reason)
+        self.found_by, self.status, self.reason = (
+            _shared(self.found_by),
+            _shared(self.status),
+            _shared(self.reason),
+        )
         self.verifier, self.teacher = _shared(self.verifier), _shared(self.teacher)
 
 
 @dataclass(slots=True)
-class ProblemCuration(_Record):
+class ProblemCuration(Record):
     """The curate stage's decision on one problem, once all its draws are verified: one line of the curation
     journal. Written once per problem and curate config; the shards are made from these lines."""
 
@@ -199,8 +259,16 @@ class ProblemCuration(_Record):
     majority_disagrees: bool = False  # a given gold that the teacher's majority contradicts: check the gold
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> ProblemCuration:
-        row = dict(row)
-        row["kept"] = [KeptTrace(**item) for item in row["kept"]]
-        row["excluded"] = [Exclusion(**item) for item in row["excluded"]]
-        return cls(**row)
+    def _build(cls, fields: dict[str, Any]) -> ProblemCuration:
+        # The traces inside are read with the line's version (`to_dict` writes it once, outside).
+        _check_fields(cls, fields)
+        lists = (fields["kept"], fields["excluded"])
+        if not all(
+            isinstance(items, list) and all(isinstance(item, dict) for item in items) for items in lists
+        ):
+            raise RecordError(
+                "a ProblemCuration record whose kept or excluded traces are not lists of objects"
+            )
+        fields["kept"] = [KeptTrace._build(item) for item in fields["kept"]]
+        fields["excluded"] = [Exclusion._build(item) for item in fields["excluded"]]
+        return cls(**fields)

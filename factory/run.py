@@ -11,6 +11,8 @@
       problem_stats.jsonl  per problem: samples drawn, correct, kept, pass rate, gold source, vote
       summary.json         the counts printed at the end, and throughput
       stages/*.done        the configs the verdicts, curation and shards were made with
+      logs/engine.log      what the engine and libraries printed, after a header per invocation
+      run.lock             locked by the invocation writing the folder, which it names (`sole_writer`)
 
 Generation, verification and curation run as one stream (`factory.pipeline`); packaging follows from what is
 on disk (`factory.package`). A re-run of the same command generates only the samples whose keys are not on
@@ -52,15 +54,17 @@ from factory.judge import JUDGE_ERROR, ModelJudge
 from factory.ledger import NO_GOLD, Ledger, Scope, read_verdicts, read_votes
 from factory.package import BUDGET_UNIT, ROUND_TRIP_UNIT, CorpusUnits, Tally, package
 from factory.pipeline import LazyTeacher, stream
-from factory.problems import read_problems
+from factory.problems import QUARANTINE_FILE, Quarantine, read_problems
 from factory.progress import Progress
 from factory.prompts import PromptTemplate, load_template
-from factory.storage import fingerprint, write_json
+from factory.storage import fingerprint, sole_writer, write_json, write_jsonl, write_text
 from factory.teachers import Log, Teacher, make_teacher
 from filters.curation import VERIFIER_UNIT
 
 # `extra_body` fields that change what a server reports, not what it generates.
 _REPORTING_ONLY = ("return_token_ids",)
+# The problems whose requests failed for good in the last invocation, with their errors.
+FAILED_FILE = "failed.jsonl"
 # How the model judge's verdicts are counted apart: by outcome, `failed` being `judge_error`.
 JUDGED_COUNTS = ("correct", "incorrect", "unclear", "failed")
 # Judge settings that say where and how hard it is asked, not what it rules.
@@ -118,6 +122,9 @@ class Summary:
     round_trip: dict[str, Any] | None = None  # the student check (`package.student`)
     preference_pairs: int = 0
     rejected_rows: int = 0
+    quarantined: int = 0  # malformed problem rows set aside (`problems.on_error: quarantine`)
+    faults: dict[str, int] = field(default_factory=dict)  # the teachers' failed tries by kind
+    failed_problems: int = 0  # requests whose retries were spent (failed.jsonl); the next run asks again
 
     @property
     def pass_rate(self) -> float:
@@ -167,6 +174,11 @@ class Summary:
         return [
             f"problems   {self.problems} ({self.problems_solved} with at least one kept trace)",
             *(
+                [f"quarantine {self.quarantined} rows set aside: {Path(self.run_dir) / QUARANTINE_FILE}"]
+                if self.quarantined
+                else []
+            ),
+            *(
                 [f"left out   {left_out} problems before sampling ({_nested_counts(self.problems_dropped)})"]
                 if left_out
                 else []
@@ -185,9 +197,28 @@ class Summary:
                 for name, counts in self.teachers.items()
                 if len(self.teachers) > 1
             ),
+            *(
+                [f"faults     {sum(self.faults.values())} failed tries ({_counts(self.faults)})"]
+                if self.faults
+                else []
+            ),
+            *(
+                [
+                    (
+                        f"failed     {self.failed_problems} problems after their retries "
+                        f"({Path(self.run_dir) / FAILED_FILE}); run the same command again to retry them"
+                    )
+                ]
+                if self.failed_problems
+                else []
+            ),
             f"shards     {Path(self.run_dir) / 'shards'} ({len(self.shards)} file(s))",
             f"wall time  {self.wall_seconds:.0f} s",
         ]
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def _nested_counts(counts: dict[str, dict[str, int]]) -> str:
@@ -199,9 +230,13 @@ def _nested_counts(counts: dict[str, dict[str, int]]) -> str:
 
 def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
     teachers = [teacher_identity(dataclasses.asdict(teacher)) for teacher in config.all_teachers()]
-    problems = {k: v for k, v in dataclasses.asdict(config.problems).items() if k != "limit_per_file"}
+    problems = {
+        k: v
+        for k, v in dataclasses.asdict(config.problems).items()
+        if k not in ("limit_per_file", "on_error")
+    }
     return {
-        "problems": problems,  # a larger limit adds problems; finished ones stay valid
+        "problems": problems,  # a larger limit adds problems, a quarantine leaves some out; the rest stay valid
         "prompt": {"template": config.prompt.template, "hash": template_hash},
         "teacher": teachers[0] if not config.teachers else teachers,
         # n is not here: sample keys leave it out, so a larger n only adds draws to the same run.
@@ -210,7 +245,13 @@ def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
 
 
 def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None = None) -> Summary:
-    """The whole job. `start_teacher` overrides the configured engine (benchmarks lend one to many runs)."""
+    """The whole job. `start_teacher` overrides the configured engine (benchmarks lend one to many runs).
+    One invocation at a time per run folder: a second one stops with a line naming the first."""
+    with sole_writer(Path(config.run_dir)):
+        return _run(config, log, start_teacher)
+
+
+def _run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None) -> Summary:
     started = time.monotonic()
     # Arrow's own allocator (mimalloc/jemalloc) keeps the memory each shard's row group freed; the system
     # allocator hands it back (tests/bench/bench_memory.py --scripted --corpus: 1.27x → 1.23x at 10x).
@@ -224,12 +265,14 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     curator = Curator(config.curate, template, log)
     key = generation_key(config, template.hash)
     _claim_run_dir(run_dir, key)
-    (run_dir / "config.yaml").write_text(config_module.dump(config))
+    write_text(run_dir / "config.yaml", config_module.dump(config))
     _drop_stage_files(run_dir)
     summary = Summary(run_dir=str(run_dir))
 
     # Read once: the problems' text stays in memory for the whole run (requests, curation, rows).
-    read = list(read_problems(config.problems, without_answer=config.reject.majority is not None))
+    with Quarantine.rewritten(run_dir / QUARANTINE_FILE) as quarantine:
+        read = list(read_problems(config.problems, config.reject.majority is not None, quarantine))
+    summary.quarantined = quarantine.rows
     decontaminator = load_decontaminator(config.curate)
     screened, screened_out = screen_problems(read, config.curate, decontaminator, run_dir)
     problems = {problem.id: problem for problem in screened}
@@ -271,8 +314,15 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
         )
     finally:
         for teacher in teachers:
+            summary.faults = dict(Counter(summary.faults) + teacher.faults())
             teacher.close()
         progress.finish()
+    (run_dir / FAILED_FILE).unlink(missing_ok=True)  # the last invocation's failures were asked for again
+    if stats.failed:
+        write_jsonl(
+            run_dir / FAILED_FILE, ({"problem_id": pid, "error": error} for pid, error in stats.failed)
+        )
+    summary.failed_problems = len(stats.failed)
     del ledger  # the keys are not needed for packaging
     summary.generated_now = stats.samples_generated
     summary.reused_problems = stats.problems_reused
@@ -296,7 +346,7 @@ def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None
     summary.shards = sorted(str(path) for path in shards_dir.glob("*.parquet"))
     manifest = _manifest(config, summary, shards_dir, template, decontaminator)
     write_json(shards_dir / "manifest.json", manifest)
-    (shards_dir / CONFIG_COPY).write_text(config_module.dump(config))
+    write_text(shards_dir / CONFIG_COPY, config_module.dump(config))
     write_card(shards_dir, manifest, tally.sample_row)
     summary.wall_seconds = round(time.monotonic() - started, 1)
     write_json(run_dir / "summary.json", summary.to_dict())
@@ -388,6 +438,11 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
     key_path = run_dir / "generation.yaml"
     if key_path.exists():
         previous = yaml.safe_load(key_path.read_text())
+        if not isinstance(previous, dict):  # an older factory wrote it in place, and died doing so
+            raise FactoryError(
+                f"{key_path}: not a record of what this folder generates; delete it if the folder's samples "
+                "were made with this config, or use another run_dir (--set run_dir=...)"
+            )
         # Folders made before sample keys recorded n, which no longer decides anything, and before
         # `teacher_identity` left the serving settings out.
         (previous.get("sampling") or {}).pop("n", None)
@@ -402,8 +457,7 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
                 "use another run_dir (--set run_dir=...) or delete the folder to start over"
             )
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    key_path.write_text(yaml.safe_dump(key, sort_keys=True))
+    write_text(key_path, yaml.safe_dump(key, sort_keys=True))
 
 
 def _first_difference(old: Any, new: Any, prefix: str = "") -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from factory.config import RunConfig
 from factory.ledger import NO_GOLD, Ledger
@@ -29,6 +29,7 @@ class StreamStats:
     samples_generated: int = 0
     completion_tokens: int = 0
     generate_seconds: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (problem id, error): retries spent
 
 
 class Source:
@@ -102,6 +103,13 @@ class Source:
                 self._progress.problem_finished()
             self._changed.notify_all()
             return request is None
+
+    def failed(self, request: SampleRequest, error: str) -> None:
+        """A request that failed for good: its problem is left for the next invocation."""
+        with self._changed:
+            self._stats.failed.append((request.problem.id, error))
+            self._open.pop(request.problem.id, None)
+            self._changed.notify_all()
 
     def add_passing(self, problem_id: str, passing: int) -> None:
         """Traces found passing among the samples on disk (before generation starts)."""

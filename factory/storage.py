@@ -1,14 +1,19 @@
-"""Files on disk between stages: atomic writes, JSON lines, and stage-completion markers.
+"""Files on disk between stages: atomic writes, JSON lines, stage-completion markers, and the lock that
+keeps a run folder to one writer.
 
 Every file is written to a temporary name and renamed into place, so a crash never leaves a torn file
-under a name a later run would read.
+under a name a later run would read. A disk that fills up stops the run with one line naming the file
+(`disk_full`); what was written before stays, and the same command goes on once there is room.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,19 +22,36 @@ from typing import IO, Any
 
 from factory.errors import FactoryError
 
+# A full disk and a full quota have the same remedy.
+_NO_ROOM = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+
+@contextmanager
+def disk_full(path: Path) -> Iterator[None]:
+    """Turn a write refused for want of space, inside the block, into one line naming `path`."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _NO_ROOM:
+            raise
+        raise FactoryError(
+            f"{_NO_ROOM[error.errno]} writing {path}; free space and run the same command again"
+        ) from None
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, renamed onto it when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with disk_full(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(handle)
+        try:
+            yield Path(temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
 
 
 @contextmanager
@@ -38,6 +60,11 @@ def atomic_open(path: Path) -> Iterator[IO[str]]:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_open(path) as handle:
+        handle.write(text)
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -55,39 +82,52 @@ class Journal:
     Each `append` writes whole lines and fsyncs them. A crash can leave at most one torn last line, which
     `read_journal` never returns. A journal is never reopened: a later run starts a new file. The file is
     made on the first append, so an invocation with nothing to record leaves none behind.
+
+    Unbuffered: an append that fails (a full disk) leaves nothing in a buffer for `close` to write after
+    it, so the file ends at most in one torn line, which the next invocation cuts off.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: IO[str] | None = None
+        self._file: IO[bytes] | None = None
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("x", encoding="utf-8")
-        self._handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        data = memoryview("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode())
+        with disk_full(self.path):
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("xb", buffering=0)
+            while data:
+                data = data[self._file.write(data) :]
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
+        if self._file is not None:
+            self._file.close()
 
 
-def read_journal(path: Path) -> Iterator[dict[str, Any]]:
-    """The complete lines of a journal; a torn last line (no newline: the writer was killed) is skipped."""
+def numbered_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for each complete line of a journal; a torn last line (no newline: the
+    writer was killed) is skipped."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.endswith("\n"):
                 return  # torn by a crash mid-write; its results are generated again
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    row = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise FactoryError(
                         f"{path}:{number}: not a JSON line ({error.msg}); the file is damaged, "
                         "delete it to generate its samples again"
                     ) from None
+                yield number, row
+
+
+def read_journal(path: Path) -> Iterator[Any]:
+    """The complete lines of a journal, parsed (see `numbered_rows`)."""
+    for _, row in numbered_rows(path):
+        yield row
 
 
 def drop_torn_tail(path: Path) -> None:
@@ -131,3 +171,38 @@ class StageMarkers:
     def mark_done(self, name: str, inputs: str) -> None:
         with atomic_open(self._dir / f"{name}.done") as handle:
             handle.write(inputs + "\n")
+
+
+LOCK_FILE = "run.lock"
+
+
+@contextmanager
+def sole_writer(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir` for this process while the block runs; another process asking for it meanwhile stops
+    with one line naming this one.
+
+    A POSIX record lock (`lockf`) rather than `flock`: it belongs to this process alone, so a child forked
+    from it (an engine's worker) never keeps the folder locked after it, and the kernel lets go of it the
+    moment the process ends, however it ends: no stale lock to remove by hand after a crash.
+    """
+    path = run_dir / LOCK_FILE
+    with disk_full(path):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+", encoding="utf-8")
+    with handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise FactoryError(
+                f"{run_dir} is in use by {holder}; wait for it to finish or stop it, then run the command again"
+            ) from None
+        with disk_full(path):
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"factory (pid {os.getpid()} on {socket.gethostname()})\n")
+            handle.flush()
+        yield

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError
-from factory.problems import read_rows, require_field, text_field
+from factory.problems import RowError, read_rows, require_field, text_field
 from factory.storage import write_json, write_jsonl
 from filters import Status, VerifyConfig, verify_many
 
@@ -75,14 +74,16 @@ def verify_file(
 
     def checked_rows() -> Iterator[tuple[str, dict[str, Any], str, str]]:
         for where, row in read_rows(path, format, option="--format"):
+            if isinstance(row, RowError):
+                raise row
             gold = text_field(row, gold_field, where, "name the gold column with --gold-field")
             # Unlike the gold, an empty response is data (the model said nothing), not a malformed row.
             response = require_field(
                 row, response_field, where, "name the response column with --response-field"
             )
             if response is not None and not isinstance(response, str):
-                raise FactoryError(
-                    f"{where}: field {response_field!r} must be text, got {type(response).__name__}"
+                raise RowError(
+                    where, f"field {response_field!r} must be text, got {type(response).__name__}", row
                 )
             yield where, row, gold, response or ""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
@@ -30,6 +31,14 @@ class DeadlineExceeded(Exception):
 def _ping() -> int:
     time.sleep(0.05)
     return os.getpid()
+
+
+def _start_worker(warmup: Callable[[], object] | None) -> None:
+    # Ctrl-C at a terminal reaches the whole process group. The parent stops its pool itself; a worker that
+    # took the KeyboardInterrupt too would only print a traceback under the run's one line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if warmup is not None:
+        warmup()
 
 
 class DeadlinePool:
@@ -107,7 +116,10 @@ class DeadlinePool:
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: the parent may hold threads (an engine, an HTTP client) that fork would copy mid-state.
         pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=self._warmup
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self._warmup,),
         )
         # Start-up and imports take seconds; they must not count against a call's deadline, so every worker
         # is started and warmed up before the pool is used.

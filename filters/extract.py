@@ -388,6 +388,8 @@ def _is_words(text: str) -> bool:
     stripped = _TRAILING_UNIT.sub("", stripped)
     if _OTHER_SCRIPT_LETTER.search(stripped):
         return True
+    if not re.search(r"\s", text):  # one token (`1-xcm`, `2ab+c`): a sentence in spaced scripts has two words
+        return False
     if any(word.lower() in _SHORT_WORDS for word in re.findall(r"\b[A-Za-z]{2}\b", stripped)):
         return True
     return any(word.lower() not in _VALUE_WORDS for word in _WORD.findall(stripped))

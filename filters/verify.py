@@ -27,7 +27,7 @@ from filters.compare import (
 from filters.deadline import DeadlineExceeded, DeadlinePool
 from filters.extract import EXTRACTION_MODES, boxed_answer, find_answer
 
-VERSION = "0.3.0"
+VERSION = "0.3.1"
 
 # Answers (and golds) longer than this are not compared: no real answer needs it, and a decoy could.
 MAX_ANSWER_CHARS = 1000
@@ -198,6 +198,8 @@ def verify_many(
 def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
     try:
         gold, choices, words = _gold_reading(gold)
+        if response.strip() == gold.strip():  # the gold itself, however prose-like extraction finds it
+            return dataclasses.replace(_check(gold, gold.strip(), config, pool), found_by="bare")
         found = find_answer(response, config.patterns, choices=choices, words=words, mode=config.extraction)
     except Exception:  # a bug of ours must cost one verdict, not a run
         return Verdict(Status.CANNOT_TELL, "verifier_error", None, verifier=SympyEquivalence.name)

@@ -58,7 +58,24 @@ def test_unknown_top_level_key(tmp_path):
         ("reject: {answer_patterns: ['(unclosed']}\n", "reject.answer_patterns[0] is not a valid regex"),
         ("reject: {judge: {model: m}}\n", "reject.judge.base_url is required for the judge"),
         ("reject: {judge: {base_url: 'http://h:8000/v1'}}\n", "reject.judge.model is required"),
-        ("reject: {judge: {base_url: x, model: m, max_retries: -1}}\n", "judge.max_retries must be >= 0"),
+        (
+            "reject: {judge: {base_url: 'http://h/v1', model: m, max_retries: -1}}\n",
+            "judge.max_retries must be >= 0",
+        ),
+        ("teacher: {base_url: 'localhost:8000/v1'}\n", "teacher.base_url must be an http(s) URL with a host"),
+        (
+            "teacher: {base_url: ['http://a/v1', 'http:///v1']}\n",
+            "teacher.base_url[1] must be an http(s) URL",
+        ),
+        ("teacher: {base_url: 'http://h:port/v1'}\n", "teacher.base_url must be an http(s) URL"),
+        (
+            "reject: {judge: {base_url: 'ftp://h/v1', model: m}}\n",
+            "reject.judge.base_url must be an http(s) URL",
+        ),
+        (
+            "problems: {paths: [a.jsonl], on_error: skip}\n",
+            "problems.on_error must be one of fail, quarantine",
+        ),
         ("problems: {paths: []}\n", "problems.paths must list at least one"),
         (
             "curate: {filters: [nope]}\n",
@@ -80,6 +97,15 @@ def test_bad_values_say_what_is_allowed(tmp_path, yaml_text, message):
     with pytest.raises(FactoryError) as error:
         load_config(RunConfig, path)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8000/v1", "https://api.example.com/v1", "http://[::1]:8000/v1", "http://gpu-3:8000"],
+)
+def test_base_urls_that_reach_a_server_are_accepted(tmp_path, base_url):
+    path = write_config(tmp_path, f"problems: {{paths: [a.jsonl]}}\nteacher: {{base_url: '{base_url}'}}\n")
+    assert load_config(RunConfig, path).teacher.base_url == [base_url]
 
 
 def test_overrides_beat_the_file_and_defaults_fill_the_rest(tmp_path):
@@ -191,6 +217,19 @@ def test_malformed_rows_name_file_line_and_field(tmp_path, lines, message):
     assert code == 1
     assert output.startswith(f"error: {data}{message}"), output
     assert "Traceback" not in output
+
+
+def test_a_gold_written_as_a_missing_value_is_voted_on_under_majority(tmp_path):
+    """Null, blank and NaN (pandas' missing value, as a number or as text) are all "no gold": an error
+    without `reject.majority`, a problem whose samples vote its gold with it."""
+    data = tmp_path / "p.jsonl"
+    golds = ["null", '""', "NaN", '"nan"']
+    data.write_text(
+        "".join(f'{{"id": "{i}", "problem": "x{i}", "answer": {gold}}}\n' for i, gold in enumerate(golds))
+    )
+    assert [p.answer for p in read_problems(problems_config(data), without_answer=True)] == [""] * len(golds)
+    with pytest.raises(FactoryError, match=r"p.jsonl:1: field 'answer' is null"):
+        list(read_problems(problems_config(data)))
 
 
 def test_csv_row_with_extra_cells(tmp_path):

@@ -1,21 +1,20 @@
 """The curate stage inside whole runs, on the scripted teacher (deterministic, instant): each default unit's
 drops are counted by unit and reason; a curate-config change re-curates and re-packages with no engine and
-no verifier; SIGKILL anywhere in curation or packaging, then the same command, gives the shards of an
-uninterrupted run; adaptive sampling stops where the selection is settled; majority-vote golds; a teacher
-faster than verification waits instead of filling memory."""
+no verifier; SIGKILL anywhere in generation, verification, curation or packaging, then the same command,
+ends as an uninterrupted run does (20 kills in a row on one folder: tests/test_reliability_kills.py);
+adaptive sampling stops where the selection is settled; majority-vote golds; a teacher faster than
+verification waits instead of filling memory."""
 
 from __future__ import annotations
 
 import json
-import random
 import signal
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from curation_script import PROBLEMS, SCRIPT, worked
-from killable import run_killable
+from killable import HARNESS, outcome, run_killable, run_to_the_end, shard_rows, spec, torn_or_temporary
 from scripted_teacher import ScriptedTeacher, run_config
 
 import factory.checker
@@ -25,22 +24,11 @@ from factory.ledger import read_records
 from factory.records import Problem
 from factory.run import Summary, run
 
-HARNESS = Path(__file__).with_name("kill_harness.py")
-
 
 def run_script(config, script=SCRIPT) -> tuple[Summary, int]:
     teacher = ScriptedTeacher(script)
     summary = run(config, lambda line: None, start_teacher=lambda: teacher)
     return summary, teacher.made
-
-
-def shard_rows(run_dir: Path) -> list[dict]:
-    rows = [
-        row
-        for path in sorted((run_dir / "shards").glob("*.parquet"))
-        for row in pq.read_table(path).to_pylist()
-    ]
-    return sorted(rows, key=lambda row: row["sample_key"])
 
 
 def kept(run_dir: Path) -> list[tuple[str, int]]:
@@ -168,6 +156,7 @@ def test_a_run_with_nothing_new_repackages_nothing(tmp_path):
 
 
 KILL_POINTS = [
+    ("generate", 1),
     ("samples", 1),
     ("verdicts", 1),
     ("curated", 1),
@@ -177,47 +166,22 @@ KILL_POINTS = [
     ("excluded", 3),
     ("mark", 1),
 ]
-# And points drawn at random (seeded, so a failure reproduces) over every event the run has: 6 curation
-# lines, 7 shard rows and 11 exclusion lines with `at_most: 2`.
-_EVENTS = {"curated": 6, "row": 7, "excluded": 11}
-_DRAW = random.Random(10)
-KILL_POINTS += [(point, _DRAW.randint(1, _EVENTS[point])) for point in _DRAW.choices(sorted(_EVENTS), k=4)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The harness's run, without a kill: what every killed and resumed run must end with."""
+    return run_to_the_end(tmp_path_factory.mktemp("uninterrupted"))
 
 
 @pytest.mark.parametrize("point, count", KILL_POINTS)
-def test_sigkill_in_curation_or_packaging_then_the_same_command_gives_the_same_shards(tmp_path, point, count):
-    def spec(folder: Path) -> Path:
-        path = folder / "spec.json"
-        folder.mkdir(exist_ok=True)
-        path.write_text(
-            json.dumps(
-                {
-                    "tmp": str(folder),
-                    "curate": {"select": [{"at_most": 2}]},
-                    "package": {"max_shard_bytes": 4000, "row_group_bytes": 2000},
-                }
-            )
-        )
-        return path
-
-    def harness(*args: str) -> int:
-        return run_killable(HARNESS, list(args), tmp_path / "harness.log")
-
+def test_sigkill_anywhere_then_the_same_command_gives_the_same_run(tmp_path, uninterrupted, point, count):
     log = tmp_path / "harness.log"
-    assert harness(str(spec(tmp_path / "whole"))) == 0, log.read_text()[-2000:]
-    killed = harness(str(spec(tmp_path / "killed")), point, str(count))
+    killed = run_killable(HARNESS, [str(spec(tmp_path)), point, str(count)], log)
     assert killed == -signal.SIGKILL, log.read_text()[-2000:]  # it died where it was told to
-    assert harness(str(spec(tmp_path / "killed"))) == 0, log.read_text()[-2000:]
-    expected, got = tmp_path / "whole" / "run", tmp_path / "killed" / "run"
-    assert shard_rows(got) == shard_rows(expected)
-    assert sorted(p.name for p in (got / "shards").glob("*")) == sorted(
-        p.name for p in (expected / "shards").glob("*")
-    )
-    excluded = [sorted((folder / "excluded.jsonl").read_text().splitlines()) for folder in (got, expected)]
-    assert excluded[0] == excluded[1]
-    assert not list(got.glob(".*")) and not list((got / "shards").glob(".*"))  # no temporary file is left
-    summary, whole_summary = (json.loads((folder / "summary.json").read_text()) for folder in (got, expected))
-    assert (summary["kept"], summary["dropped"]) == (whole_summary["kept"], whole_summary["dropped"])
+    assert run_killable(HARNESS, [str(spec(tmp_path))], log) == 0, log.read_text()[-2000:]
+    assert outcome(tmp_path / "run") == outcome(uninterrupted)
+    assert torn_or_temporary(tmp_path / "run") == []
 
 
 # --- adaptive sampling that knows the selection -------------------------------------------------------------

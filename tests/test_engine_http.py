@@ -15,11 +15,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from local_server import LocalServer, QuietHandler
+from fault_proxy import SEEN_AS, FaultProxy
 from vllm_server import SECOND_NAME, SERVED_NAME, free_port, start_server, stop_server
 
 from factory.cli import main
@@ -42,58 +41,6 @@ def server(embedded_model, tmp_path_factory):
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         stop_server(process)
-
-
-class FaultProxy(LocalServer):
-    """Forwards to the real server, except that the first `faults` POSTs (or every POST whose body contains
-    `fail_body_containing`) get `status`, with Retry-After. With `hold`, POSTs stall until it is set."""
-
-    def __init__(
-        self,
-        upstream: str,
-        faults: int = 0,
-        status: int = 429,
-        retry_after: str | None = "1",
-        fail_body_containing: bytes | None = None,
-        hold: threading.Event | None = None,
-    ) -> None:
-        self.upstream = upstream.rstrip("/")
-        self.hold = hold
-        self.fail_body_containing = fail_body_containing
-        self.faults, self.status, self.retry_after = faults, status, retry_after
-        self.posts: list[float] = []
-        self.auth_headers: list[str | None] = []
-        self.bodies: list[bytes] = []  # of each POST, and the server's answers to those it forwarded
-        self.replies: list[bytes] = []
-        lock = threading.Lock()
-        proxy = self
-
-        class Handler(QuietHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with lock:
-                    proxy.posts.append(time.monotonic())
-                    proxy.auth_headers.append(self.headers.get("authorization"))
-                    proxy.bodies.append(body)
-                    fault = len(proxy.posts) <= proxy.faults
-                    if proxy.fail_body_containing is not None:
-                        fault = proxy.fail_body_containing in body
-                if fault:
-                    retry_after = {} if proxy.retry_after is None else {"Retry-After": proxy.retry_after}
-                    self.reply(proxy.status, b'{"error": {"message": "injected fault"}}', retry_after)
-                else:
-                    if proxy.hold is not None:
-                        proxy.hold.wait()
-                    upstream = httpx.post(
-                        proxy.upstream + self.path.removeprefix("/v1"),
-                        content=body,
-                        headers={"content-type": "application/json"},
-                        timeout=600,
-                    )
-                    proxy.replies.append(upstream.content)
-                    self.reply(upstream.status_code, upstream.content)
-
-        super().__init__(Handler)
 
 
 def run_behind(config: Path, *proxies: FaultProxy):
@@ -171,13 +118,47 @@ def test_429_is_retried_after_retry_after(server):
     assert time.monotonic() - started >= 2
 
 
-def test_persistent_5xx_gives_up_with_a_clear_error(server):
+@pytest.mark.reliability
+def test_a_run_survives_every_kind_of_fault_at_a_fifth_of_its_requests(server, tmp_path):
+    timeout_s, retries = 6, 4
+    proxy = FaultProxy(server, every=5, stall_s=timeout_s + 1)  # 20 % of the POSTs, every kind in turn
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 40}\n"
+        f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_concurrency: 4, "
+        f"request_timeout_s: {timeout_s}, max_retries: {retries}, extra_body: {{return_token_ids: true}}}}\n"
+        "sampling: {n: 2, max_tokens: 24}\n"
+    )
+    result = run_behind(config, proxy)
+    assert result.exit_code == 0, result.output
+    assert set(proxy.injected) == set(SEEN_AS)  # every kind was injected
+    seen = Counter()
+    for kind, count in proxy.injected.items():
+        seen[SEEN_AS[kind]] += count
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["faults"] == dict(seen)  # each fault counted once, under its kind
+    assert (summary["problems"], summary["samples"], summary["failed_problems"]) == (40, 80, 0)
+    assert max(Counter(proxy.bodies).values()) <= retries + 1  # no request tried more than its bound
+    print(
+        f"\nreliability/http: {sum(proxy.injected.values())} faults in {len(proxy.posts)} requests "
+        f"({dict(proxy.injected)}), survived {sum(seen.values())}, problems covered 40/40, failed 0"
+    )
+
+
+def test_a_request_that_spends_its_retries_is_handed_back_or_stops_the_teacher(server):
     proxy = FaultProxy(server, faults=100, status=503, retry_after=None)
     try:
-        with pytest.raises(
-            FactoryError, match=r"1 problem\(s\) failed .* gave up after 2 attempts; last: HTTP 503"
-        ):
-            generate_all(teacher_config(proxy.base_url, max_retries=1), limit=1)
+        source = FixedRequests([SampleRequest(problems(1)[0], (0, 1))])
+        teacher = make_teacher(teacher_config(proxy.base_url, max_retries=1), SAMPLING, lambda message: None)
+        assert list(teacher.stream(source, TEMPLATE, SAMPLING)) == []
+        [(request, error)] = source.failures  # skip, the default: the source hears of it, the stream goes on
+        assert request.indices == (0, 1) and len(proxy.posts) == 2
+        assert "gave up after 2 attempts; last: HTTP 503" in error
+        assert teacher.faults == {"http_503": 2}
+        with pytest.raises(FactoryError, match=r"problem arithmetic-0001 failed .* gave up after 2 attempts"):
+            generate_all(teacher_config(proxy.base_url, max_retries=1, on_request_error="fail"), limit=1)
     finally:
         proxy.close()
 
@@ -231,15 +212,23 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
         f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_retries: 1}}\n"
         "sampling: {n: 2, max_tokens: 32}\n"
     )
-    failed = run_behind(config, proxy)
-    assert failed.exit_code == 1
-    assert "error: 1 problem(s) failed" in failed.output and doomed.id in failed.output
+    skipped = run_behind(config, proxy)
+    assert skipped.exit_code == 0, skipped.output  # on_request_error: skip, the default
+    assert "failed     1 problems after their retries" in skipped.output
+    [failure] = [json.loads(line) for line in (run_dir / "failed.jsonl").open()]
+    assert failure["problem_id"] == doomed.id and "HTTP 503" in failure["error"]
     saved = {
         json.loads(line)["problem_id"]
         for part in (run_dir / "samples").glob("part-*.jsonl")
         for line in part.open()
     }
     assert saved == {p.id for p in problems(4)} - {doomed.id}  # the three that finished are on disk
+    packaged = {
+        row["problem_id"]
+        for path in (run_dir / "shards").glob("*.parquet")
+        for row in pq.read_table(path).to_pylist()
+    }
+    assert doomed.id not in packaged  # the run packaged what it had
 
     healthy = FaultProxy(server)
     config.write_text(config.read_text().replace(proxy.base_url, healthy.base_url))
@@ -248,6 +237,7 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
     assert len(healthy.posts) == 1  # only the missing problem was asked for
     summary = json.loads((run_dir / "summary.json").read_text())
     assert (summary["problems"], summary["samples"], summary["generated_now"]) == (4, 8, 2)
+    assert summary["failed_problems"] == 0 and not (run_dir / "failed.jsonl").exists()
 
 
 def test_a_larger_n_adds_draws_to_the_same_run(server, tmp_path):

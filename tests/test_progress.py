@@ -1,11 +1,13 @@
-"""The run's progress display: a live line on a terminal, plain lines otherwise, with an ETA; and the timeline
-file of its counters that `factory report` plots."""
+"""The run's progress display: a bar on a terminal, plain lines otherwise, with an ETA; and the timeline file
+of its counters that `factory report` plots."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
+
+from tqdm import tqdm
 
 from factory.progress import Progress
 
@@ -26,16 +28,21 @@ def test_plain_lines_report_counts_rate_and_eta():
     assert "tok/s" in line and "| ETA " in line  # 8 problems left at the pace of the one made now
 
 
-def test_a_terminal_gets_one_line_rewritten_in_place():
+def test_a_terminal_gets_one_bar_redrawn_in_place_and_lines_above_it():
     screen = io.StringIO()
     lines: list[str] = []
     progress = Progress(3, lines.append, stream=screen, live=True)
     progress.teacher_started()
     progress.generated(2, 50)
-    assert screen.getvalue().startswith("\r\x1b[K" + "problems 0/3 | samples 2")
-    assert lines == []
+    progress.problem_finished()
+    tqdm.write("a line of factory's own", file=screen)  # what `terminal.echo` does
     progress.finish()
-    assert lines[-1].startswith("progress: problems 0/3 | samples 2")  # the last state stays on screen
+    frames = screen.getvalue().split("\r")
+    assert frames[1].startswith("problems 0/3 | samples 0 | kept 0 (0%) |")  # drawn when the teacher is ready
+    assert "a line of factory's own\n" in frames  # the bar is cleared for it, then drawn again below it
+    assert frames[-1].startswith("problems 1/3 | samples 2 | kept 0 (0%) |")  # the last state stays on screen
+    assert screen.getvalue().count("\n") == 2 and frames[-1].endswith("|\n")  # otherwise redrawn in place
+    assert lines == []
 
 
 class Clock:

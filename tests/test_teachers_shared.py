@@ -5,6 +5,7 @@ stand-in, the offline teacher enqueues into one."""
 from __future__ import annotations
 
 import asyncio
+import unittest.mock
 import json
 from types import SimpleNamespace
 
@@ -80,12 +81,12 @@ def http_payload(endpoint: str, sampling: SamplingConfig, extra_body: dict) -> d
     )
     posted = []
 
-    async def post(client, endpoints, problem, payload):
+    async def post(client, endpoints, payload, retries, key_setting, parse):
         posted.append(payload)
-        return {"choices": [{"index": i, "text": "x", "finish_reason": "stop"} for i in range(2)]}
+        return parse({"choices": [{"index": i, "text": "x", "finish_reason": "stop"} for i in range(2)]})
 
-    teacher._post = post
-    asyncio.run(teacher._sample(None, None, SampleRequest(PROBLEM, (4, 6)), TEMPLATE, sampling))
+    with unittest.mock.patch("factory.teachers.http.post_json", post):
+        asyncio.run(teacher._sample(None, None, SampleRequest(PROBLEM, (4, 6)), TEMPLATE, sampling))
     return posted[0]
 
 

@@ -35,15 +35,24 @@ class RequestSource(Protocol):
         until there is one or the source is finished)."""
         ...
 
+    def failed(self, request: SampleRequest, error: str) -> None:
+        """`request` failed for good (its retries are spent): its problem gets no more requests in this
+        invocation."""
+        ...
+
 
 class FixedRequests:
-    """A source over a fixed list of requests (tests, benchmarks)."""
+    """A source over a fixed list of requests (tests, benchmarks); `failures` lists those that failed."""
 
     def __init__(self, requests: Iterable[SampleRequest]) -> None:
         self._requests = iter(requests)
+        self.failures: list[tuple[SampleRequest, str]] = []
 
     def poll(self, block: bool) -> SampleRequest | None:
         return next(self._requests, None)
+
+    def failed(self, request: SampleRequest, error: str) -> None:
+        self.failures.append((request, error))
 
 
 class Teacher(Protocol):

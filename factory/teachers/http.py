@@ -4,6 +4,9 @@ One request per problem carries `n`; requests run concurrently on an asyncio loo
 `max_concurrency` at once per base URL, and each problem's samples are yielded as soon as its request
 completes. Requests spread over the base URLs and are retried as `factory.http_client` does (at most
 `max_retries` times per request, on the next ready server, a failing one taken out with backoff).
+
+A request whose retries are spent stops the run under `on_request_error: fail`; under `skip` its problem is
+handed back to the source as failed and the run goes on (the same command asks for it again).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +25,7 @@ from factory.config import SamplingConfig, TeacherConfig
 from factory.errors import FactoryError
 from factory.http_client import Endpoints, PostFailed, api_key_headers, async_client, post_json
 from factory.prompts import PromptTemplate
-from factory.records import Problem, Sample
+from factory.records import Sample
 from factory.teachers import (
     Log,
     RequestSource,
@@ -33,9 +37,9 @@ from factory.teachers import (
 
 
 class RequestFailed(Exception):
-    def __init__(self, problem: Problem, message: str) -> None:
+    def __init__(self, request: SampleRequest, message: str) -> None:
         super().__init__(message)
-        self.problem = problem
+        self.request = request
 
 
 class HTTPTeacher:
@@ -48,11 +52,12 @@ class HTTPTeacher:
         self._log = log
         self._path = "/chat/completions" if config.endpoint == "chat" else "/completions"
         self._headers = api_key_headers(config.api_key_env, "teacher.api_key_env")
+        self.faults: Counter[str] = Counter()  # the last stream's failed tries, by kind
 
     def stream(
         self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
     ) -> Iterator[list[Sample]]:
-        results: queue.Queue[list[Sample] | RequestFailed | None] = queue.Queue()
+        results: queue.Queue[list[Sample] | Exception | None] = queue.Queue()
         stop = threading.Event()
         thread = threading.Thread(
             target=lambda: asyncio.run(self._run(source, template, sampling, results, stop)),
@@ -60,21 +65,31 @@ class HTTPTeacher:
             daemon=True,
         )
         thread.start()
-        failures: list[RequestFailed] = []
+        failures = 0
         try:
             while (item := results.get()) is not None:
-                if isinstance(item, RequestFailed):
-                    failures.append(item)
-                else:
+                if isinstance(item, list):
                     yield item
+                    continue
+                if not isinstance(item, RequestFailed):
+                    raise item
+                problem_id = item.request.problem.id
+                if self._config.on_request_error == "fail":
+                    raise FactoryError(
+                        f"problem {problem_id} failed against {', '.join(self._config.base_url)}: {item}; "
+                        "finished problems are saved: run the same command again to retry, or set "
+                        "teacher.on_request_error: skip to go on without the failed ones"
+                    )
+                failures += 1
+                if failures == 1:
+                    self._log(
+                        f"http: problem {problem_id} failed ({item}); going on without it "
+                        "(failures are listed in failed.jsonl; the same command retries them)"
+                    )
+                source.failed(item.request, str(item))
         finally:
             stop.set()  # the consumer stopped early (an error, Ctrl-C): in-flight requests are cancelled
             thread.join(timeout=5)
-        if failures:
-            raise FactoryError(
-                f"{len(failures)} problem(s) failed against {', '.join(self._config.base_url)} "
-                f"(first: {failures[0].problem.id}: {failures[0]}); finished problems are saved, re-run to retry the rest"
-            )
 
     async def _run(
         self,
@@ -87,14 +102,15 @@ class HTTPTeacher:
         """Dispatch requests from the source while there is room, until it is finished and all have ended."""
         config = self._config
         endpoints = Endpoints(config.base_url, self._path, config.max_concurrency, self._log)
+        self.faults = endpoints.faults
         room = config.max_concurrency * len(config.base_url)
         tasks: set[asyncio.Task[None]] = set()
 
         async def one(request: SampleRequest) -> None:
             try:
                 results.put(await self._sample(client, endpoints, request, template, sampling))
-            except RequestFailed as failure:
-                results.put(failure)
+            except Exception as error:  # a failed request, or a fault of ours the consumer raises
+                results.put(error)
 
         try:
             async with async_client(
@@ -149,22 +165,17 @@ class HTTPTeacher:
             prompt_text = template.completion_text(problem.problem)
             payload["prompt"] = prompt_text
         started = time.monotonic()
-        body = await self._post(client, endpoints, problem, payload)
-        latency = round(time.monotonic() - started, 3)
-        try:
-            return self._samples(request, template, sampling, messages, prompt_text, body, latency)
-        except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise RequestFailed(problem, f"unexpected response shape ({error!r})") from None
 
-    async def _post(
-        self, client: httpx.AsyncClient, endpoints: Endpoints, problem: Problem, payload: dict[str, Any]
-    ) -> dict[str, Any]:
+        def parse(body: Any) -> list[Sample]:
+            latency = round(time.monotonic() - started, 3)
+            return self._samples(request, template, sampling, messages, prompt_text, body, latency)
+
         try:
             return await post_json(
-                client, endpoints, payload, self._config.max_retries, "teacher.api_key_env"
+                client, endpoints, payload, self._config.max_retries, "teacher.api_key_env", parse
             )
         except PostFailed as failure:
-            raise RequestFailed(problem, str(failure)) from None
+            raise RequestFailed(request, str(failure)) from None
 
     def _samples(
         self,
@@ -197,6 +208,8 @@ class HTTPTeacher:
                 reasoning = message.get("reasoning") or message.get("reasoning_content")
             else:
                 text, reasoning = choice["text"], None
+            if not isinstance(text, str):
+                raise TypeError(f"choice {position} has text of type {type(text).__name__}")
             token_ids = choice.get("token_ids")
             if token_ids is not None:
                 completion_tokens: int | None = len(token_ids)

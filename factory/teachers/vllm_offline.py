@@ -26,7 +26,8 @@ class VLLMTeacher:
     backend = "vllm"
 
     def __init__(self, config: TeacherConfig, sampling: SamplingConfig, log: Log) -> None:
-        # vLLM's INFO lines (hundreds at start-up, on stdout) would bury the run's own progress and summary.
+        # vLLM's INFO lines (hundreds at start-up, on stdout) would bury the run's own progress and summary
+        # when they reach the terminal (`factory run -v`); `terminal.quiet` asks for them in its log file.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         try:
             from vllm import LLM
@@ -60,6 +61,8 @@ class VLLMTeacher:
             self._llm = LLM(**engine_args)
         except (OSError, ValueError) as error:
             raise FactoryError(f"teacher.model: vLLM could not load {path!r}: {error}") from None
+        except RuntimeError as error:  # its engine process died starting; why is in what the engine printed
+            raise FactoryError(f"teacher: the vLLM engine could not start with {path!r}: {error}") from None
         log(f"vLLM ready in {time.monotonic() - started:.0f} s")
 
     def stream(
