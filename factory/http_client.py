@@ -33,13 +33,19 @@ RETRY_AFTER_CAP_S = 600.0
 Parsed = TypeVar("Parsed")
 
 
+# Refusals every request would get alike: the key, the URL or the model name is wrong.
+SETUP_REFUSALS = frozenset({401, 403, 404})
+
+
 class PostFailed(Exception):
     """A request that failed for good. `exhausted`: every attempt failed in a way retrying could have
-    fixed (the servers are down or overloaded), as opposed to a refusal of this request."""
+    fixed (the servers are down or overloaded), as opposed to a refusal of this request, whose HTTP
+    `status` it has."""
 
-    def __init__(self, message: str, exhausted: bool) -> None:
+    def __init__(self, message: str, exhausted: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.exhausted = exhausted
+        self.status = status
 
 
 class _Endpoint:
@@ -172,6 +178,7 @@ async def post_json(
                     raise PostFailed(
                         f"HTTP {response.status_code} from {endpoint.base_url}: {detail}{hint}",
                         exhausted=False,
+                        status=response.status_code,
                     )
                 last_error = f"HTTP {response.status_code}: {detail}"
                 retry_after = _retry_after_s(response.headers.get("retry-after"))

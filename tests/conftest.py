@@ -51,3 +51,33 @@ def tiny_model(embedded_model, tmp_path_factory) -> Path:
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+# Lines of figures from the reliability tests (`reliability_figure`), printed together after the run.
+_RELIABILITY_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def reliability_figure():
+    """Record one line for the reliability summary printed at the end of the test run."""
+    return _RELIABILITY_FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    figures = list(_RELIABILITY_FIGURES)
+    tried = [
+        report
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call" and "test_bad_input.py::test_bad_input[" in report.nodeid
+    ]
+    if tried:
+        handled = sum(report.passed for report in tried)
+        figures.append(
+            f"bad input: {len(tried)} kinds tried, {handled} ended in one error line or were read as they "
+            f"should be, with no traceback; {len(tried) - handled} did not"
+        )
+    if figures:
+        terminalreporter.section("reliability")
+        for line in figures:
+            terminalreporter.write_line(line)

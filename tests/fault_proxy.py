@@ -9,6 +9,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 from local_server import LocalServer, QuietHandler
@@ -117,3 +118,12 @@ class FaultProxy(LocalServer):
                     pass
 
         super().__init__(Handler)
+
+
+def holding(secret: str, folder: Path, **texts: str) -> list[str]:
+    """Where `secret` appears: the files under `folder` (the run folder, its logs included) and the named
+    `texts` (the terminal's output, error messages)."""
+    places = [
+        str(path) for path in folder.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()
+    ]
+    return places + [name for name, text in texts.items() if secret in text]

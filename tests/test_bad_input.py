@@ -598,6 +598,7 @@ def invoke(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("case", CASES, ids=KINDS)
 def test_bad_input(case, tmp_path, monkeypatch):
     result = invoke(case, tmp_path, monkeypatch)

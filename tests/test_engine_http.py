@@ -7,6 +7,7 @@ proxy in front of the real server; everything else reaches vLLM unchanged.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from fault_proxy import SEEN_AS, FaultProxy
+from fault_proxy import SEEN_AS, FaultProxy, holding
 from vllm_server import SECOND_NAME, SERVED_NAME, free_port, start_server, stop_server
 
 from factory.cli import main
@@ -119,7 +120,11 @@ def test_429_is_retried_after_retry_after(server):
 
 
 @pytest.mark.reliability
-def test_a_run_survives_every_kind_of_fault_at_a_fifth_of_its_requests(server, tmp_path):
+def test_a_run_survives_every_kind_of_fault_at_a_fifth_of_its_requests(
+    server, tmp_path, monkeypatch, reliability_figure
+):
+    secret = "sk-chaos-" + "5" * 24
+    monkeypatch.setenv("FACTORY_TEST_KEY", secret)
     timeout_s, retries = 6, 4
     proxy = FaultProxy(server, every=5, stall_s=timeout_s + 1)  # 20 % of the POSTs, every kind in turn
     run_dir = tmp_path / "run"
@@ -128,7 +133,8 @@ def test_a_run_survives_every_kind_of_fault_at_a_fifth_of_its_requests(server, t
         f"run_dir: {run_dir}\n"
         "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 40}\n"
         f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_concurrency: 4, "
-        f"request_timeout_s: {timeout_s}, max_retries: {retries}, extra_body: {{return_token_ids: true}}}}\n"
+        f"request_timeout_s: {timeout_s}, max_retries: {retries}, api_key_env: FACTORY_TEST_KEY, "
+        "extra_body: {return_token_ids: true}}\n"
         "sampling: {n: 2, max_tokens: 24}\n"
     )
     result = run_behind(config, proxy)
@@ -141,9 +147,13 @@ def test_a_run_survives_every_kind_of_fault_at_a_fifth_of_its_requests(server, t
     assert summary["faults"] == dict(seen)  # each fault counted once, under its kind
     assert (summary["problems"], summary["samples"], summary["failed_problems"]) == (40, 80, 0)
     assert max(Counter(proxy.bodies).values()) <= retries + 1  # no request tried more than its bound
-    print(
-        f"\nreliability/http: {sum(proxy.injected.values())} faults in {len(proxy.posts)} requests "
-        f"({dict(proxy.injected)}), survived {sum(seen.values())}, problems covered 40/40, failed 0"
+    assert "Traceback" not in result.output + (run_dir / "logs" / "engine.log").read_text()
+    leaks = holding(secret, run_dir, output=result.output)
+    assert leaks == []
+    reliability_figure(
+        f"http: {sum(proxy.injected.values())} faults in {len(proxy.posts)} requests "
+        f"({', '.join(f'{kind} {count}' for kind, count in proxy.injected.items())}), "
+        f"{sum(seen.values())} survived; problems covered 40 of 40, failed 0; tracebacks 0; key leaks {len(leaks)}"
     )
 
 
@@ -163,9 +173,14 @@ def test_a_request_that_spends_its_retries_is_handed_back_or_stops_the_teacher(s
         proxy.close()
 
 
-def test_unknown_model_is_not_retried(server):
-    with pytest.raises(FactoryError, match="HTTP 404"):
-        generate_all(teacher_config(server, model="no-such-model", max_retries=3), limit=1)
+def test_an_unknown_model_stops_the_teacher_whatever_the_policy_and_is_not_retried(server):
+    proxy = FaultProxy(server)
+    try:
+        with pytest.raises(FactoryError, match=r"teacher: HTTP 404 .* every request would be refused alike"):
+            generate_all(teacher_config(proxy.base_url, model="no-such-model", max_retries=3), limit=3)
+    finally:
+        proxy.close()
+    assert len(proxy.bodies) == len(set(proxy.bodies))  # no request was tried twice
 
 
 def test_factory_run_over_http_with_an_api_key_that_is_never_written(server, tmp_path, monkeypatch):
@@ -185,10 +200,7 @@ def test_factory_run_over_http_with_an_api_key_that_is_never_written(server, tmp
     assert result.exit_code == 0, result.output
     assert "pass rate" in result.output
     assert set(proxy.auth_headers) == {f"Bearer {secret}"}  # the key reached the server...
-    for path in Path(run_dir).rglob("*"):  # ...and no file of the run holds it
-        if path.is_file():
-            assert secret.encode() not in path.read_bytes(), path
-    assert secret not in result.output
+    assert holding(secret, run_dir, output=result.output) == []  # ...and no file of the run, no line holds it
     assert len(list((run_dir / "samples").glob("part-*.jsonl"))) == 1
     # The run's config snapshot names the variable, not the key.
     assert "api_key_env: FACTORY_TEST_KEY" in (run_dir / "config.yaml").read_text()
@@ -201,15 +213,22 @@ def test_missing_api_key_variable_is_a_one_line_error(tmp_path, monkeypatch):
         make_teacher(config, SAMPLING, log=lambda message: None)
 
 
-def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(server, tmp_path):
+def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(server, tmp_path, monkeypatch):
+    secret = "sk-failing-" + "3" * 24
+    monkeypatch.setenv("FACTORY_TEST_KEY", secret)
     doomed = problems(4)[2]
-    proxy = FaultProxy(server, status=503, retry_after=None, fail_body_containing=doomed.problem.encode())
+
+    def failing() -> FaultProxy:
+        return FaultProxy(server, status=503, retry_after=None, fail_body_containing=doomed.problem.encode())
+
+    proxy = failing()
     run_dir = tmp_path / "run"
     config = tmp_path / "run.yaml"
     config.write_text(
         f"run_dir: {run_dir}\n"
         "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 4}\n"
-        f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_retries: 1}}\n"
+        f"teacher: {{backend: http, base_url: '{proxy.base_url}', model: {SERVED_NAME}, max_retries: 1, "
+        "api_key_env: FACTORY_TEST_KEY}\n"
         "sampling: {n: 2, max_tokens: 32}\n"
     )
     skipped = run_behind(config, proxy)
@@ -230,8 +249,18 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
     }
     assert doomed.id not in packaged  # the run packaged what it had
 
+    still_failing = failing()
+    config.write_text(config.read_text().replace(proxy.base_url, still_failing.base_url))
+    stopped = CliRunner().invoke(main, ["run", str(config), "--set", "teacher.on_request_error=fail"])
+    still_failing.close()
+    assert stopped.exit_code == 1
+    assert re.fullmatch(
+        rf"error: problem {doomed.id} failed against .*HTTP 503.*", stopped.stderr.splitlines()[-1]
+    )
+    assert holding(secret, run_dir, output=skipped.output + stopped.output) == []
+
     healthy = FaultProxy(server)
-    config.write_text(config.read_text().replace(proxy.base_url, healthy.base_url))
+    config.write_text(config.read_text().replace(still_failing.base_url, healthy.base_url))
     rerun = run_behind(config, healthy)
     assert rerun.exit_code == 0, rerun.output
     assert len(healthy.posts) == 1  # only the missing problem was asked for

@@ -97,7 +97,10 @@ def test_vllm_teacher_generates_verifies_and_packages(tmp_path, embedded_model):
     assert "holds samples made with a different config (sampling.temperature: 0.7 → 0.9)" in third.stderr
 
 
-def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, embedded_model):
+@pytest.mark.parametrize("victim", ["run", "engine"])
+def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, embedded_model, victim):
+    """`kill -9` of the run and its engine, or of vLLM's engine process alone (the run then stops with one
+    line); either way the same command makes each missing sample once."""
     from factory.config import RunConfig, load_config
     from factory.ledger import read_keyed_samples
     from factory.problems import read_problems
@@ -129,8 +132,19 @@ def test_kill_9_mid_run_then_resume_makes_each_sample_exactly_once(tmp_path, emb
         assert process.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
         assert time.monotonic() < deadline, "no sample was written in 600 s"
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # the run and vLLM's engine process, mid-generation
-    process.wait()
+    if victim == "run":
+        os.killpg(process.pid, signal.SIGKILL)  # the run and vLLM's engine process, mid-generation
+        process.wait()
+    else:
+        found = subprocess.run(
+            ["pgrep", "-s", str(process.pid), "-f", "EngineCore"], capture_output=True, text=True, check=True
+        )
+        for pid in found.stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+        assert process.wait(timeout=300) == 1
+        output = (tmp_path / "killed.log").read_text()
+        assert "Traceback" not in output, output[-3000:]
+        assert output.splitlines()[-1].startswith("error: teacher: the vLLM engine stopped mid-run"), output
     before = {key for key, _ in read_keyed_samples(samples_dir)}
     assert 0 < len(before) < 16
 

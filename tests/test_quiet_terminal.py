@@ -9,11 +9,14 @@ import json
 import os
 import pty
 import re
+import select
+import signal
 import struct
 import subprocess
 import sys
 import termios
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,15 +33,30 @@ ENGINE_LINE = re.compile(
 ROWS, COLUMNS = 30, 100
 
 
-def in_terminal(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, list[str]]:
+def in_terminal(
+    command: list[str], env: dict[str, str], timeout: float, interrupt_when: Callable[[], bool] | None = None
+) -> tuple[int, list[str]]:
     """Run `command` on a pty of ROWS x COLUMNS; its exit code and the rows a terminal would show (a row
-    redrawn with \\r shows its last drawing)."""
+    redrawn with \\r shows its last drawing). Once `interrupt_when()` is true, its whole process group gets
+    SIGINT, as Ctrl-C at a terminal sends it (the engine's and the verifier's processes too)."""
     controller, child_side = pty.openpty()
     fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    process = subprocess.Popen(command, stdin=child_side, stdout=child_side, stderr=child_side, env=env)
+    process = subprocess.Popen(
+        command,
+        stdin=child_side,
+        stdout=child_side,
+        stderr=child_side,
+        env=env,
+        start_new_session=interrupt_when is not None,
+    )
     os.close(child_side)
     output = bytearray()
     while True:
+        if interrupt_when is not None and interrupt_when():
+            os.killpg(process.pid, signal.SIGINT)
+            interrupt_when = None
+        if not select.select([controller], [], [], 0.2)[0]:
+            continue
         try:
             chunk = os.read(controller, 65536)
         except OSError:  # EIO: every holder of the pty's other side has closed it
@@ -172,3 +190,33 @@ def test_the_quickstart_shows_no_engine_line_and_ends_with_the_summary(
     assert any(row.startswith("vLLM ready in") for row in rows)
     log = (run_dir / "logs" / "engine.log").read_text()
     assert "factory run configs/quickstart.yaml" in log and "INFO" in log  # vLLM's start-up, in full
+
+
+@pytest.mark.engine
+def test_ctrl_c_at_a_terminal_mid_generation_ends_in_one_line_and_the_same_command_goes_on(
+    tmp_path, embedded_model
+):
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "factory.cli",
+        "run",
+        "configs/quickstart.yaml",
+        "--set",
+        f"run_dir={run_dir}",
+    ]
+    command += ["--set", "problems.limit_per_file=2", "--set", "sampling.max_tokens=64"]
+    env = {name: value for name, value in os.environ.items() if name != "VLLM_LOGGING_LEVEL"}
+
+    def generating() -> bool:
+        return any(part.stat().st_size for part in (run_dir / "samples").glob("part-*.jsonl"))
+
+    returncode, rows = in_terminal(command, env, 600, interrupt_when=generating)
+    assert returncode == 130, "\n".join(rows)
+    assert [row for row in rows if "Traceback" in row or "KeyboardInterrupt" in row] == [], "\n".join(rows)
+    assert "interrupted: finished work is saved; run the same command again to continue" in rows[-2:]
+    again = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["samples"] == 32 and 0 < summary["generated_now"] < 32  # the rest were kept

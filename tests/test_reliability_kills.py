@@ -54,7 +54,9 @@ def remaining(run_dir: Path, whole: dict) -> dict[str, int]:
 
 
 @pytest.mark.reliability
-def test_twenty_sigkills_in_a_row_then_the_same_command_ends_as_an_uninterrupted_run(tmp_path, capsys):
+def test_twenty_sigkills_in_a_row_then_the_same_command_ends_as_an_uninterrupted_run(
+    tmp_path, reliability_figure
+):
     log = tmp_path / "harness.log"
 
     def harness(folder: Path, *kill: str) -> int:
@@ -84,13 +86,12 @@ def test_twenty_sigkills_in_a_row_then_the_same_command_ends_as_an_uninterrupted
     resumed = outcome(run_dir)
     shipped = {row["sample_key"] for row in resumed["shard_rows"]}
     rows_lost = sum(row["sample_key"] not in shipped for row in whole["shard_rows"])
-    with capsys.disabled():
-        print(
-            f"\nreliability: {sum(kills.values())} SIGKILLs in a row on one run folder "
-            f"({', '.join(f'{point} {kills[point]}' for point in (*STREAM_POINTS, *PACKAGE_POINTS))}), "
-            f"{sum(kills.values())} resumes; rows lost {rows_lost} of {len(whole['shard_rows'])}, "
-            f"duplicates {duplicates(run_dir)}, torn or temporary files {len(torn_or_temporary(run_dir))}"
-        )
+    reliability_figure(
+        f"kills: {sum(kills.values())} SIGKILLs in a row on one run folder "
+        f"({', '.join(f'{point} {kills[point]}' for point in (*STREAM_POINTS, *PACKAGE_POINTS))}), "
+        f"{sum(kills.values())} resumes; rows lost {rows_lost} of {len(whole['shard_rows'])}, "
+        f"duplicates {duplicates(run_dir)}, torn or temporary files {len(torn_or_temporary(run_dir))}"
+    )
     assert resumed == whole
     assert duplicates(run_dir) == 0 and torn_or_temporary(run_dir) == []
     assert all(kills[point] for point in (*STREAM_POINTS, *PACKAGE_POINTS))  # the seed draws every point

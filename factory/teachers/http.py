@@ -6,7 +6,8 @@ completes. Requests spread over the base URLs and are retried as `factory.http_c
 `max_retries` times per request, on the next ready server, a failing one taken out with backoff).
 
 A request whose retries are spent stops the run under `on_request_error: fail`; under `skip` its problem is
-handed back to the source as failed and the run goes on (the same command asks for it again).
+handed back to the source as failed and the run goes on (the same command asks for it again). A refusal
+every request would get (401, 403, 404: the key, the URL or the model name) stops the run either way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ import httpx
 
 from factory.config import SamplingConfig, TeacherConfig
 from factory.errors import FactoryError
-from factory.http_client import Endpoints, PostFailed, api_key_headers, async_client, post_json
+from factory.http_client import (
+    SETUP_REFUSALS,
+    Endpoints,
+    PostFailed,
+    api_key_headers,
+    async_client,
+    post_json,
+)
 from factory.prompts import PromptTemplate
 from factory.records import Sample
 from factory.teachers import (
@@ -37,9 +45,12 @@ from factory.teachers import (
 
 
 class RequestFailed(Exception):
-    def __init__(self, request: SampleRequest, message: str) -> None:
+    """`setup`: refused as every request would be (a wrong key, URL or model name), so no policy skips it."""
+
+    def __init__(self, request: SampleRequest, message: str, setup: bool) -> None:
         super().__init__(message)
         self.request = request
+        self.setup = setup
 
 
 class HTTPTeacher:
@@ -74,6 +85,11 @@ class HTTPTeacher:
                 if not isinstance(item, RequestFailed):
                     raise item
                 problem_id = item.request.problem.id
+                if item.setup:
+                    raise FactoryError(
+                        f"teacher: {item}; every request would be refused alike: fix the teacher section "
+                        "and run the same command again (finished problems are saved)"
+                    )
                 if self._config.on_request_error == "fail":
                     raise FactoryError(
                         f"problem {problem_id} failed against {', '.join(self._config.base_url)}: {item}; "
@@ -175,7 +191,7 @@ class HTTPTeacher:
                 client, endpoints, payload, self._config.max_retries, "teacher.api_key_env", parse
             )
         except PostFailed as failure:
-            raise RequestFailed(request, str(failure)) from None
+            raise RequestFailed(request, str(failure), setup=failure.status in SETUP_REFUSALS) from None
 
     def _samples(
         self,

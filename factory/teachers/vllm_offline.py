@@ -3,7 +3,9 @@ continuous batching never runs dry while one long sequence finishes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -74,13 +76,27 @@ class VLLMTeacher:
         engine = self._llm.llm_engine
         in_flight: dict[str, tuple[SampleRequest, SampleContext, float]] = {}
         finished_source = False
+        stop_watching = threading.Event()
+        threading.Thread(
+            target=_wake_on_engine_death,
+            args=(getattr(engine, "engine_core", None), stop_watching),
+            name="factory-engine-watch",
+            daemon=True,
+        ).start()
         try:
             while True:
                 if not finished_source:
                     finished_source = self._top_up(source, template, sampling, in_flight)
                 if not in_flight:
                     return
-                for output in engine.step():
+                try:
+                    outputs = engine.step()
+                except Exception as error:  # its process died (killed, out of memory): an engine failure
+                    raise FactoryError(
+                        f"teacher: the vLLM engine stopped mid-run ({type(error).__name__}: {error}); "
+                        "finished samples are saved: run the same command again to go on"
+                    ) from None
+                for output in outputs:
                     if not output.finished:
                         continue
                     request, asked, started = in_flight.pop(output.request_id)
@@ -97,8 +113,10 @@ class VLLMTeacher:
                         for completion in output.outputs
                     ]
         finally:
+            stop_watching.set()
             if in_flight:  # stopped early (an error, Ctrl-C): leave no orphaned work in the engine
-                engine.abort_request(list(in_flight))
+                with contextlib.suppress(Exception):  # a dead engine has no work left to abort
+                    engine.abort_request(list(in_flight))
 
     def _top_up(
         self,
@@ -149,3 +167,17 @@ class VLLMTeacher:
     def close(self) -> None:
         llm, self._llm = self._llm, None
         del llm
+
+
+def _wake_on_engine_death(client: object, stop: threading.Event) -> None:
+    """vLLM 0.32's in-process client marks its engine dead when the engine's process exits, then shuts its
+    output thread down without a word to `get_output`, which waits for ever: a run hung instead of
+    stopping. An exception put on that queue ends the wait; `engine.step()` raises it."""
+    resources = getattr(client, "resources", None)
+    outputs = getattr(client, "outputs_queue", None)
+    if resources is None or outputs is None:  # another client or version: nothing to watch
+        return
+    while not stop.wait(1.0):
+        if getattr(resources, "engine_dead", False):
+            outputs.put_nowait(RuntimeError("the engine process exited"))
+            return
