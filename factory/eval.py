@@ -299,6 +299,10 @@ class _Lent:
     def stream(self, source: Any, template: Any, sampling: SamplingConfig) -> Any:
         return self._teacher.stream(source, template, sampling)
 
+    @property
+    def faults(self) -> Any:  # a remote model's failed tries, counted in each part's summary
+        return getattr(self._teacher, "faults", Counter())
+
     def close(self) -> None:
         pass
 

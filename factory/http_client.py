@@ -137,9 +137,9 @@ async def post_json(
     parse: Callable[[Any], Parsed],
 ) -> Parsed:
     """POST `payload`, tried up to `retries + 1` times, each try on the endpoint ready first; `parse` of the
-    body of the first 200 whose body it can parse (it raises KeyError, IndexError, TypeError or ValueError
-    for a body of the wrong shape). Raises `PostFailed`; its message names the key's config setting on
-    401/403."""
+    body of the first 200 whose body it can parse (any exception it raises is a body of the wrong shape,
+    tried again; a `PostFailed` it raises is one no retry would change). Raises `PostFailed`; its message
+    names the key's config setting on 401/403, and never holds the key."""
     attempts = retries + 1
     last_error = ""
     for _ in range(attempts):
@@ -164,7 +164,11 @@ async def post_json(
                 else:
                     try:
                         parsed = parse(body)
-                    except (KeyError, IndexError, TypeError, ValueError) as error:
+                    except PostFailed:  # a body the same request would get again
+                        endpoints.faults["bad_shape"] += 1
+                        await endpoints.release(endpoint)
+                        raise
+                    except Exception as error:  # any body but the expected one: model output is untrusted
                         kind, last_error = "bad_shape", f"a body of an unexpected shape ({error!r})"
                     else:
                         await endpoints.release(endpoint)
@@ -188,13 +192,16 @@ async def post_json(
 
 
 def _error_detail(response: httpx.Response) -> str:
+    """The server's reason, cut short; the API key blanked out, should a gateway echo the request back."""
     try:
         body = response.json()
         error = body.get("error", body) if isinstance(body, dict) else body
         message = error.get("message", error) if isinstance(error, dict) else error
-        return str(message)[:300]
+        detail = str(message)[:300]
     except ValueError:
-        return response.text[:300] or response.reason_phrase
+        detail = response.text[:300] or response.reason_phrase
+    key = response.request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return detail.replace(key, "***") if key else detail
 
 
 def _retry_after_s(value: str | None) -> float | None:

@@ -437,7 +437,10 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
     """Record what this folder generates; refuse a config that would mix two kinds of samples in it."""
     key_path = run_dir / "generation.yaml"
     if key_path.exists():
-        previous = yaml.safe_load(key_path.read_text())
+        try:
+            previous = yaml.safe_load(key_path.read_text())
+        except yaml.YAMLError:
+            previous = None
         if not isinstance(previous, dict):  # an older factory wrote it in place, and died doing so
             raise FactoryError(
                 f"{key_path}: not a record of what this folder generates; delete it if the folder's samples "

@@ -109,6 +109,8 @@ class Source:
         with self._changed:
             self._stats.failed.append((request.problem.id, error))
             self._open.pop(request.problem.id, None)
+            self._ledger.passing.pop(request.problem.id, None)
+            self._progress.problem_finished()
             self._changed.notify_all()
 
     def add_passing(self, problem_id: str, passing: int) -> None:

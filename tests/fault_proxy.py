@@ -4,6 +4,7 @@ produce on demand: error statuses, resets, stalls, truncated or malformed bodies
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 import struct
 import threading
@@ -22,7 +23,7 @@ SEEN_AS = {
     "reset": "connection",  # the connection closed with a TCP RST before any reply
     "stall": "timeout",  # no reply until after the client's timeout
     "truncated": "bad_json",  # a 200 whose JSON body is cut in half
-    "malformed_choices": "bad_shape",  # a 200 whose choices lack their message
+    "malformed_choices": "bad_shape",  # a 200 with n choices, none with its message
     "empty_choices": "bad_shape",  # a 200 with `choices: []`
 }
 
@@ -89,8 +90,11 @@ class FaultProxy(LocalServer):
                 elif kind == "stall":
                     time.sleep(proxy.stall_s)
                     self.close_connection = True
-                elif kind == "malformed_choices":
-                    self.reply(200, b'{"choices": [{"index": 0, "finish_reason": "stop"}]}')
+                elif kind == "malformed_choices":  # as many as asked for, none with its message
+                    choices = [
+                        {"index": i, "finish_reason": "stop"} for i in range(json.loads(body).get("n", 1))
+                    ]
+                    self.reply(200, json.dumps({"choices": choices}).encode())
                 elif kind == "empty_choices":
                     self.reply(200, b'{"choices": []}')
                 else:

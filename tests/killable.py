@@ -25,11 +25,22 @@ HARNESS = Path(__file__).with_name("kill_harness.py")
 def start(script: Path, args: list[str], log: Path) -> subprocess.Popen:
     """`python script args...`, output appended to `log`, not a pipe: the verifier's pool workers outlive
     a killed run for a moment and would hold a pipe open. The child has its own session (process group),
-    so that they can be ended with it (`end`)."""
+    so that they can be ended with it (`end`), and Ctrl-C's default action, as at a terminal (`as_at_a_terminal`)."""
     with log.open("a") as handle:
         return subprocess.Popen(
-            [sys.executable, str(script), *args], stdout=handle, stderr=handle, start_new_session=True
+            [sys.executable, str(script), *args],
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+            preexec_fn=as_at_a_terminal,
         )
+
+
+def as_at_a_terminal() -> None:
+    """In a child before it starts: SIGINT back to its default. A shell started without job control (a CI
+    script's `cmd &`) leaves its background commands ignoring SIGINT, and Python then never raises
+    KeyboardInterrupt: a test of Ctrl-C would pass or fail by how the test run was launched."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def end(process: subprocess.Popen) -> None:

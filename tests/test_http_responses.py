@@ -8,11 +8,14 @@ import time
 
 import pytest
 
+from vllm_server import free_port
+
 from factory.config import SamplingConfig, TeacherConfig
-from factory.http_client import _retry_after_s
+from factory.errors import FactoryError
+from factory.http_client import PostFailed, _retry_after_s
 from factory.prompts import load_template
 from factory.records import Problem
-from factory.teachers import SampleRequest
+from factory.teachers import FixedRequests, SampleRequest
 from factory.teachers.http import HTTPTeacher
 
 TEMPLATE = load_template("boxed_cot")
@@ -62,10 +65,34 @@ def test_token_counts_per_choice_when_n_above_one():
     assert [s.completion_tokens for s in parse(body, n=2)] == [None, None]  # usage holds only the total
 
 
-def test_wrong_number_of_choices_is_an_error():
+def test_wrong_number_of_choices_is_a_refusal_no_retry_would_change():
     body = {"choices": [{"index": 0, "message": {"content": "a"}, "finish_reason": "stop"}], "usage": {}}
-    with pytest.raises(ValueError, match="asked for n=2 choices, got 1"):
+    with pytest.raises(PostFailed, match="asked for n=2 choices, got 1") as refusal:
         parse(body, n=2)
+    assert not refusal.value.exhausted  # a server that caps n answers every try alike
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, [], {"choices": [None]}, {"choices": [{"message": "x"}]}, {"choices": []}, {"choices": "oops"}],
+)
+def test_a_body_of_another_shape_raises_what_post_json_retries(body):
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - any exception but PostFailed is retried
+        parse(body, n=1)
+    assert not isinstance(raised.value, PostFailed)
+
+
+def test_servers_down_for_as_many_requests_as_fit_in_flight_stop_the_teacher():
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    config = TeacherConfig(backend="http", base_url=closed, model="m", max_concurrency=2, max_retries=0)
+    teacher = HTTPTeacher(config, log=lambda message: None)
+    problems = [
+        Problem(id=f"p{i}", problem=f"What is {i} + 1?", answer=str(i + 1), source="t") for i in range(20)
+    ]
+    source = FixedRequests(SampleRequest(problem, (0,)) for problem in problems)
+    with pytest.raises(FactoryError, match=r"the last 2 requests failed against .*connection failed"):
+        list(teacher.stream(source, TEMPLATE, SamplingConfig(n=1)))
+    assert teacher.faults["connection"] >= 2 and len(source.failures) < 20  # stopped, not run through
 
 
 def test_retry_after_seconds_and_http_date():

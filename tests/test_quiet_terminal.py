@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from killable import as_at_a_terminal
 
 from factory.cli import main
 from factory.run import Summary
@@ -48,6 +49,7 @@ def in_terminal(
         stderr=child_side,
         env=env,
         start_new_session=interrupt_when is not None,
+        preexec_fn=as_at_a_terminal,
     )
     os.close(child_side)
     output = bytearray()

@@ -46,9 +46,7 @@ def test_a_signal_mid_generation_finishes_the_writes_in_flight_and_the_same_comm
     tmp_path, uninterrupted, signum, status, stopped_by
 ):
     log, run_dir = tmp_path / "harness.log", tmp_path / "run"
-    # 24 requests: 12 s of generation, so that the signal lands in it on a loaded machine too (at 0.1 s a
-    # request, CI's run once finished before its SIGINT came).
-    process = start(HARNESS, [str(spec(tmp_path, pace=0.5, **SETTINGS))], log)
+    process = start(HARNESS, [str(spec(tmp_path, pace=0.1, **SETTINGS))], log)  # 24 requests: 2.4 s
     try:
         wait_for(lambda: samples_on_disk(run_dir) >= 3, "the first request's samples")
         os.kill(process.pid, signum)

@@ -45,12 +45,14 @@ from factory.teachers import (
 
 
 class RequestFailed(Exception):
-    """`setup`: refused as every request would be (a wrong key, URL or model name), so no policy skips it."""
+    """`setup`: refused as every request would be (a wrong key, URL or model name), so no policy skips it.
+    `exhausted`: every try failed for want of a server (down, overloaded, unreachable)."""
 
-    def __init__(self, request: SampleRequest, message: str, setup: bool) -> None:
+    def __init__(self, request: SampleRequest, message: str, setup: bool, exhausted: bool) -> None:
         super().__init__(message)
         self.request = request
         self.setup = setup
+        self.exhausted = exhausted
 
 
 class HTTPTeacher:
@@ -77,9 +79,13 @@ class HTTPTeacher:
         )
         thread.start()
         failures = 0
+        # Requests failed for want of a server since the last one answered: as many as can be in flight at
+        # once means every server is down, and going on would spend every problem's retries against it.
+        unanswered, room = 0, self._config.max_concurrency * len(self._config.base_url)
         try:
             while (item := results.get()) is not None:
                 if isinstance(item, list):
+                    unanswered = 0
                     yield item
                     continue
                 if not isinstance(item, RequestFailed):
@@ -89,6 +95,13 @@ class HTTPTeacher:
                     raise FactoryError(
                         f"teacher: {item}; every request would be refused alike: fix the teacher section "
                         "and run the same command again (finished problems are saved)"
+                    )
+                unanswered += item.exhausted
+                if unanswered >= room:
+                    raise FactoryError(
+                        f"teacher: the last {unanswered} requests failed against "
+                        f"{', '.join(self._config.base_url)} (last: {item}); check that the servers are up "
+                        "and teacher.base_url, then run the same command again (finished problems are saved)"
                     )
                 if self._config.on_request_error == "fail":
                     raise FactoryError(
@@ -191,7 +204,9 @@ class HTTPTeacher:
                 client, endpoints, payload, self._config.max_retries, "teacher.api_key_env", parse
             )
         except PostFailed as failure:
-            raise RequestFailed(request, str(failure), setup=failure.status in SETUP_REFUSALS) from None
+            raise RequestFailed(
+                request, str(failure), setup=failure.status in SETUP_REFUSALS, exhausted=failure.exhausted
+            ) from None
 
     def _samples(
         self,
@@ -214,8 +229,12 @@ class HTTPTeacher:
             sampling=sampling_record(sampling),
             prompt_text=prompt_text,
         )
-        if len(choices) != len(request.indices):
-            raise ValueError(f"asked for n={len(request.indices)} choices, got {len(choices)}")
+        if choices and len(choices) != len(request.indices):  # a server that caps n: every try alike
+            raise PostFailed(
+                f"asked for n={len(request.indices)} choices, got {len(choices)}", exhausted=False
+            )
+        if not choices:
+            raise ValueError("no choices")
         samples = []
         for position, choice in enumerate(choices):
             if "message" in choice:
