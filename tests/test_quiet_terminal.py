@@ -218,7 +218,9 @@ def test_ctrl_c_at_a_terminal_mid_generation_ends_in_one_line_and_the_same_comma
     assert returncode == 130, "\n".join(rows)
     assert [row for row in rows if "Traceback" in row or "KeyboardInterrupt" in row] == [], "\n".join(rows)
     assert "interrupted: finished work is saved; run the same command again to continue" in rows[-2:]
+    # The engine runs every request at once: the first journal write may already hold all of them.
+    saved = sum(1 for part in (run_dir / "samples").glob("part-*.jsonl") for _ in part.open())
     again = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["samples"] == 32 and 0 < summary["generated_now"] < 32  # the rest were kept
+    assert (summary["samples"], summary["generated_now"]) == (32, 32 - saved)  # what was saved stays
