@@ -166,8 +166,7 @@ class Summary:
     def lines(self) -> list[str]:
         width = max((len(unit) for unit in self.dropped), default=0)
         drops = [
-            f"dropped by {unit:<{width}} {sum(reasons.values()):6d}  "
-            + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items(), key=lambda i: -i[1]))
+            f"dropped by {unit:<{width}} {sum(reasons.values()):6d}  " + _counts(reasons)
             for unit, reasons in self.dropped.items()
         ]
         left_out = sum(sum(reasons.values()) for reasons in self.problems_dropped.values())
