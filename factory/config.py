@@ -76,6 +76,32 @@ class SamplingConfig:
         _check(self.max_tokens >= 1, "max_tokens", f"must be >= 1, got {self.max_tokens}")
 
 
+TEACHER_BACKENDS = ("vllm", "http", "ray")
+
+
+@dataclass
+class RayConfig:
+    """`teacher.backend: ray`: offline vLLM engines as actors on a Ray cluster, one engine per replica."""
+
+    address: str | None = None  # `auto`, `ray://head:10001` or `head:6379`; none starts a local cluster
+    replicas: int = 1
+    num_gpus: float | None = None  # per replica; none: its tensor_parallel_size on a cluster with GPUs, else 0
+    num_cpus: float = 1.0  # per replica; on a CPU-only replica, also its engine's threads
+    tensor_parallel_size: int = 1
+    # A replica that dies (its actor, its node) is started again this many times before the run goes on
+    # without it; its requests in flight go to the others at once.
+    max_restarts: int = 3
+    start_timeout_s: float = 1800.0  # for a replica to load its model, after which the run stops
+
+    def validate(self) -> None:
+        _check(self.replicas >= 1, "replicas", "must be >= 1")
+        _check(self.num_gpus is None or self.num_gpus >= 0, "num_gpus", "must be >= 0")
+        _check(self.num_cpus > 0, "num_cpus", "must be > 0")
+        _check(self.tensor_parallel_size >= 1, "tensor_parallel_size", "must be >= 1")
+        _check(self.max_restarts >= 0, "max_restarts", "must be >= 0")
+        _check(self.start_timeout_s > 0, "start_timeout_s", "must be > 0")
+
+
 @dataclass
 class TeacherConfig:
     backend: str = "vllm"
@@ -84,8 +110,10 @@ class TeacherConfig:
     max_model_len: int = 2048
     enforce_eager: bool = True
     dtype: str = "auto"  # float32 on CPUs without native bf16 (no AVX512-BF16/AMX): bf16 is ~3x slower there
-    window: int = 1024  # requests queued in the engine at once, topped up as each finishes
+    window: int = 1024  # requests queued in the engine at once (per replica), topped up as each finishes
     engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to vllm.LLM
+    # Offline vLLM on a Ray cluster (`backend: ray`): the settings above hold for each replica.
+    ray: RayConfig = field(default_factory=RayConfig)
     # OpenAI-compatible HTTP: one server or several replicas (a list); requests spread over those ready.
     base_url: list[str] = field(default_factory=list)
     api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
@@ -104,7 +132,7 @@ class TeacherConfig:
             self.base_url = [self.base_url]
 
     def validate(self) -> None:
-        _choice("backend", self.backend, ("vllm", "http"))
+        _choice("backend", self.backend, TEACHER_BACKENDS)
         _choice("endpoint", self.endpoint, ("chat", "completions"))
         _choice("on_request_error", self.on_request_error, ("skip", "fail"))
         _check(self.window >= 1, "window", "must be >= 1")

@@ -123,7 +123,8 @@ class Summary:
     preference_pairs: int = 0
     rejected_rows: int = 0
     quarantined: int = 0  # malformed problem rows set aside (`problems.on_error: quarantine`)
-    faults: dict[str, int] = field(default_factory=dict)  # the teachers' failed tries by kind
+    # The teachers' faults by kind: failed tries of a remote teacher; Ray replicas lost and started again.
+    faults: dict[str, int] = field(default_factory=dict)
     failed_problems: int = 0  # requests whose retries were spent (failed.jsonl); the next run asks again
 
     @property
@@ -197,7 +198,7 @@ class Summary:
                 if len(self.teachers) > 1
             ),
             *(
-                [f"faults     {sum(self.faults.values())} failed tries ({_counts(self.faults)})"]
+                [f"faults     {_counts(self.faults)}"]
                 if self.faults
                 else []
             ),

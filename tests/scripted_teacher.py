@@ -93,3 +93,37 @@ def run_config(
             **sections,
         },
     )
+
+
+class ScriptedReplica:
+    """A Ray replica's body without an engine (factory.teachers.ray_pool.EngineReplica's interface): each
+    call completes its oldest request after `teacher.engine_args.step_s` seconds, answering every draw with
+    a line that names this replica's process, so a test sees which replica made what."""
+
+    def __init__(self, config: Any, seed: int | None) -> None:
+        import os
+
+        if config.engine_args.get("fail_to_start"):
+            raise ValueError("this replica cannot start")
+        self._step_s = config.engine_args.get("step_s", 0.01)
+        self._pid = os.getpid()
+        self._held: list[Any] = []
+
+    def ready(self) -> list[Any]:
+        return []
+
+    def step(self, requests: list[Any]) -> list[Any]:
+        import time
+
+        from factory.teachers.vllm_offline import Completion
+
+        self._held += requests
+        if not self._held:
+            return []
+        time.sleep(self._step_s)
+        request_id, _, fields = self._held.pop(0)
+        draws = tuple((f"replica {self._pid} says \\boxed{{{index}}}", "stop", 5) for index in range(fields["n"]))
+        return [Completion(request_id, 20, draws)]
+
+    def abort(self) -> None:
+        self._held = []

@@ -52,7 +52,7 @@ def test_unknown_top_level_key(tmp_path):
         ("sampling: {top_p: 3}\n", "sampling.top_p must be in (0, 1], got 3.0"),
         ("sampling: {n: two}\n", "sampling.n must be an integer, got 'two'"),
         ("sampling: {n: 0}\n", "sampling.n must be >= 1, got 0"),
-        ("teacher: {backend: ollama}\n", "teacher.backend must be one of vllm, http; got 'ollama'"),
+        ("teacher: {backend: ollama}\n", "teacher.backend must be one of vllm, http, ray; got 'ollama'"),
         ("teacher: {backend: http}\n", "teacher.base_url is required when backend is http"),
         ("teacher: {enforce_eager: maybe}\n", "teacher.enforce_eager must be true or false"),
         ("reject: {answer_patterns: ['(unclosed']}\n", "reject.answer_patterns[0] is not a valid regex"),
@@ -135,7 +135,7 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 def test_shipped_configs_validate():
     from factory.config import SFTRunConfig
 
-    for name in ("quickstart", "http"):
+    for name in ("quickstart", "http", "ray"):
         load_config(RunConfig, f"configs/{name}.yaml")
     load_config(SFTRunConfig, "configs/sft.yaml")
 
@@ -147,7 +147,7 @@ def test_import_and_help_stay_light():
     code = (
         "import sys, factory, factory.cli, factory.run; from click.testing import CliRunner; "
         "CliRunner().invoke(factory.cli.main, ['--help']); "
-        "print(sorted(m for m in ('vllm', 'torch', 'trl', 'transformers', 'sympy') if m in sys.modules))"
+        "print(sorted(m for m in ('vllm', 'torch', 'trl', 'transformers', 'sympy', 'ray') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -135,16 +135,17 @@ def test_vllm_sampling_params():
     pytest.importorskip("vllm")
     from vllm import SamplingParams
 
-    from factory.teachers.vllm_offline import VLLMTeacher
+    from factory.teachers.vllm_offline import VLLMEngine, Window
 
-    teacher = VLLMTeacher.__new__(VLLMTeacher)  # no engine: `_top_up` only enqueues
-    teacher.model, teacher._window = "m", 4
+    engine = VLLMEngine.__new__(VLLMEngine)  # no engine: `add` only enqueues
+    engine._ids = {}
     enqueued = []
-    teacher._llm = SimpleNamespace(
+    engine._llm = SimpleNamespace(
         enqueue_chat=lambda conversations, params, use_tqdm: enqueued.extend(params) or ["a-x", "b-y"]
     )
     requests = [SampleRequest(PROBLEM, (0, 1, 2)), SampleRequest(PROBLEM, (5,))]
-    teacher._top_up(FixedRequests(requests), TEMPLATE, SEEDED, {})
+    engine.add(Window("vllm", "m", TEMPLATE, SEEDED).put(requests))
+    assert engine._ids == {"a": "0", "b": "1"}  # vLLM's ids without their suffix, to the window's
     # the seed is the engine's, not the request's (the CPU build refuses per-request seeds)
     expected = [SamplingParams(n=n, temperature=0.3, top_p=0.5, max_tokens=77, stop=["###"]) for n in (3, 1)]
     assert [repr(p) for p in enqueued] == [repr(p) for p in expected]

