@@ -73,12 +73,16 @@ def main() -> None:
             results[backend].append(run_once(scratch, backend, args, number))
     tokens = {backend: {r["tokens"] for r in runs} for backend, runs in results.items()}
     print(f"tokens per run: offline {sorted(tokens['vllm'])}, ray {sorted(tokens['ray'])}")
-    rate = {backend: statistics.median(r["tokens_per_s"] for r in runs) for backend, runs in results.items()}
-    wall = {backend: statistics.median(r["wall_s"] for r in runs) for backend, runs in results.items()}
-    print(f"generation  offline {rate['vllm']:.1f} tok/s, ray {rate['ray']:.1f} tok/s")
-    print(f"wall        offline {wall['vllm']:.1f} s, ray {wall['ray']:.1f} s")
-    print(f"ray / offline generation throughput {rate['ray'] / rate['vllm']:.3f}   (target >= 0.95)")
-    print(f"ray / offline wall-time throughput  {wall['vllm'] / wall['ray']:.3f}")
+    # Other work on the machine only slows a run: the best of the rounds is the least disturbed.
+    for name, pick in (("median", statistics.median), ("best", max)):
+        rate = {backend: pick(r["tokens_per_s"] for r in runs) for backend, runs in results.items()}
+        speed = {backend: pick(1 / r["wall_s"] for r in runs) for backend, runs in results.items()}
+        print(
+            f"{name:6s}  generation: offline {rate['vllm']:.1f} tok/s, ray {rate['ray']:.1f} tok/s, "
+            f"ray / offline {rate['ray'] / rate['vllm']:.3f} (target >= 0.95);  "
+            f"wall: offline {1 / speed['vllm']:.1f} s, ray {1 / speed['ray']:.1f} s, "
+            f"ray / offline throughput {speed['ray'] / speed['vllm']:.3f}"
+        )
 
 
 if __name__ == "__main__":
