@@ -82,7 +82,11 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         "```python",
         "from datasets import load_dataset",
         "",
-        'train = load_dataset("path/to/this/folder")["train"]  # the default config',
+        *(
+            ['train = load_dataset("path/to/this/folder")["train"]  # the default config']
+            if "train" in configs
+            else []
+        ),
         *(
             f'{name} = load_dataset("path/to/this/folder", "{name}")["train"]'
             for name in configs
@@ -90,6 +94,8 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         ),
         "```",
         "",
+        # Without a train config no config is the default: `load_dataset` then asks for one by name.
+        *([] if "train" in configs else ["No trace was kept, so this folder has no `train` config.", ""]),
         "| config | files | what it holds |",
         "|---|---|---|",
         *(f"| `{name}` | {len(files)} | {_WHAT[name]} |" for name, files in configs.items()),

@@ -755,7 +755,42 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+    """The config as it is written to files (`run_dir/config.yaml`, the shards' `factory-config.yaml` and
+    manifest): every `base_url` without what can hold a key (see `public_url`)."""
+    return _public(dataclasses.asdict(config))
+
+
+def _public(value: Any, name: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {key: _public(item, key) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_public(item, name) for item in value]
+    if name == "base_url" and isinstance(value, str):
+        return public_url(value)
+    return value
+
+
+REDACTED = "REDACTED"
+
+
+def public_url(url: str) -> str:
+    """`url` fit to publish: user-info (`https://user:KEY@host`) dropped, each query value (`?api-key=KEY`)
+    replaced; keys belong in the variable `api_key_env` names.
+
+    >>> public_url("https://me:sk-1@example.com:8443/v1?api-version=1&api-key=sk-2#x")
+    'https://example.com:8443/v1?api-version=REDACTED&api-key=REDACTED'
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a URL at all: nothing in it can be told apart from a key
+        return REDACTED
+    host = f"[{host}]" if ":" in host else host
+    query = urllib.parse.urlencode(
+        [(key, REDACTED) for key, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)], safe=""
+    )
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, query, ""))
 
 
 def dump(config: Any) -> str:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from factory.config import public_url
 from factory.errors import FactoryError
 from factory.teachers import Log
 
@@ -99,7 +100,7 @@ class Endpoints:
                 backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**endpoint.failures) * random.uniform(0.5, 1.0)
                 pause = max(backoff, retry_after or 0.0)
                 if endpoint.out_until <= time.monotonic() and len(self._all) > 1:
-                    self._log(f"http: {endpoint.base_url} out for {pause:.1f} s ({failure})")
+                    self._log(f"http: {public_url(endpoint.base_url)} out for {pause:.1f} s ({failure})")
                 endpoint.failures += 1
                 endpoint.out_until = max(endpoint.out_until, time.monotonic() + pause)
             self._changed.notify_all()
@@ -180,7 +181,7 @@ async def post_json(
                     await endpoints.release(endpoint)
                     hint = f" (check the key in {key_setting})" if response.status_code in (401, 403) else ""
                     raise PostFailed(
-                        f"HTTP {response.status_code} from {endpoint.base_url}: {detail}{hint}",
+                        f"HTTP {response.status_code} from {public_url(endpoint.base_url)}: {detail}{hint}",
                         exhausted=False,
                         status=response.status_code,
                     )

@@ -287,3 +287,30 @@ def test_bad_templates(tmp_path):
     path.write_text("user: 'no placeholder'\n")
     with pytest.raises(FactoryError, match=r"must contain the placeholder \{problem\}"):
         load_template(str(path))
+
+
+def test_keys_in_a_base_url_are_written_nowhere(tmp_path):
+    """A key pasted into a URL (user-info, a query value) reaches no file of the run: not its config
+    snapshot, not the shards' factory-config.yaml or manifest."""
+    from scripted_teacher import ScriptedTeacher, run_config
+
+    from factory.records import Problem
+    from factory.run import run
+
+    user_key, query_key = "sk-user-" + "7" * 20, "sk-query-" + "8" * 20
+    url = f"https://me:{user_key}@llm.example.com:8443/v1?api-version=2024-06-01&api-key={query_key}"
+    problem = Problem(id="p1", problem="What is 2 + 2?", answer="4", source="t:1")
+    config = run_config(
+        tmp_path,
+        [problem],
+        {},
+        teacher={"backend": "http", "base_url": [url], "model": "scripted-teacher"},
+    )
+    teacher = ScriptedTeacher({"p1": [("2 + 2 = 4, so the answer is $\\boxed{4}$.", "stop")] * 3})
+    run(config, lambda line: None, start_teacher=lambda: teacher)
+    files = [path for path in (tmp_path / "run").rglob("*") if path.is_file()]
+    assert any(path.name == "factory-config.yaml" for path in files)
+    for key in (user_key, query_key):
+        assert [path for path in files if key.encode() in path.read_bytes()] == []
+    written = (tmp_path / "run" / "config.yaml").read_text()
+    assert "https://llm.example.com:8443/v1?api-version=REDACTED&api-key=REDACTED" in written

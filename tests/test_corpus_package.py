@@ -376,3 +376,26 @@ def test_the_preference_config_feeds_dpo_trainer_as_it_is(tmp_path, tiny_model):
     assert result.global_step == 2
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
+
+
+def test_a_folder_without_kept_traces_has_a_card_that_says_so(tmp_path):
+    """Nothing kept, rejected rows written: no `train` config, so none is the default, and the card's
+    snippet loads only what is there."""
+    from datasets import load_dataset
+    from scripted_teacher import ScriptedTeacher, run_config
+
+    from factory.records import Problem
+    from factory.run import run
+
+    problem = Problem(id="p1", problem="What is 2 + 2?", answer="4", source="t:1")
+    config = run_config(tmp_path, [problem], {}, package={"rejected": True})
+    teacher = ScriptedTeacher({"p1": [("2 + 2 = 5, so the answer is $\\boxed{5}$.", "stop")] * 3})
+    summary = run(config, lambda line: None, start_teacher=lambda: teacher)
+    assert summary.kept == 0 and summary.rejected_rows == 3
+    shards = tmp_path / "run" / "shards"
+    _, header, body = (shards / "README.md").read_text().split("---\n", 2)
+    assert [(c["config_name"], c.get("default")) for c in yaml.safe_load(header)["configs"]] == [
+        ("rejected", None)
+    ]
+    assert "# the default config" not in body and "has no `train` config" in body
+    assert load_dataset(str(shards), "rejected")["train"].num_rows == 3

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from factory.config import SamplingConfig, TeacherConfig
+from factory.config import SamplingConfig, TeacherConfig, public_url
 from factory.errors import FactoryError
 from factory.http_client import (
     SETUP_REFUSALS,
@@ -100,12 +100,12 @@ class HTTPTeacher:
                 if unanswered >= room:
                     raise FactoryError(
                         f"teacher: the last {unanswered} requests failed against "
-                        f"{', '.join(self._config.base_url)} (last: {item}); check that the servers are up "
+                        f"{', '.join(map(public_url, self._config.base_url))} (last: {item}); check that the servers are up "
                         "and teacher.base_url, then run the same command again (finished problems are saved)"
                     )
                 if self._config.on_request_error == "fail":
                     raise FactoryError(
-                        f"problem {problem_id} failed against {', '.join(self._config.base_url)}: {item}; "
+                        f"problem {problem_id} failed against {', '.join(map(public_url, self._config.base_url))}: {item}; "
                         "finished problems are saved: run the same command again to retry, or set "
                         "teacher.on_request_error: skip to go on without the failed ones"
                     )
