@@ -19,8 +19,9 @@ from factory.config import RunConfig
 from factory.curate import Curator
 from factory.judge import ModelJudge
 from factory.ledger import NO_GOLD, Ledger, Scope, read_keyed_samples, read_verdicts
+from factory.problem_table import ProblemTable
 from factory.progress import Progress
-from factory.records import Problem, ProblemVote, Sample, SampleVerdict
+from factory.records import Problem, ProblemCuration, ProblemVote, Sample, SampleVerdict
 from factory.reject import Gold, majority_gold, undecided_verdicts, verdicts_for, verify_config
 from factory.scheduler import Source
 from factory.storage import Journal
@@ -143,12 +144,21 @@ class Checker:
         new = self._record(verdicts_for(to_verify, self._problems(batch), self._config.reject, self._judge))
         for verdict in new:
             self._waiting[verdict.problem_id].verdicts[verdict.sample_key] = verdict
+        votes: list[ProblemVote] = []
+        curations: list[ProblemCuration] = []
         for work in batch:
             waiting = self._waiting.get(work.problem.id)
             if waiting is not None and self._finished(work, waiting):
-                self._curate(self._waiting.pop(work.problem.id))
+                curations.append(self._curate(self._waiting.pop(work.problem.id), votes))
                 if work.kind == NEW and not self._source.adaptive:
                     self._progress.problem_finished()
+        # One fsync per journal and batch, after the batch's verdicts: a sync per problem bounded the run
+        # by the disk (tests/bench/bench_driver.py). A vote is written before the curation made with it.
+        if votes:
+            self._journals.votes.append(vote.to_dict() for vote in votes)
+        if curations:
+            self._journals.curated.append(curation.to_dict() for curation in curations)
+            self._progress.checked(0, sum(len(curation.kept) for curation in curations))
 
     def _finished(self, work: Work, waiting: _Problem) -> bool:
         if work.kind == FINISHED:
@@ -165,10 +175,11 @@ class Checker:
         self._source.add_passing(work.problem.id, passing)
         return False  # the source tells when it passes the problem: it may want more draws
 
-    def _curate(self, waiting: _Problem) -> None:
+    def _curate(self, waiting: _Problem, votes: list[ProblemVote]) -> ProblemCuration:
+        """The problem's curation, to be written; a vote made for it now is added to `votes`."""
         problem = waiting.problem
         samples = [waiting.samples[index] for index in sorted(waiting.samples)]
-        vote = self._vote(problem, samples) if self._config.reject.majority else None
+        vote = self._vote(problem, samples, votes) if self._config.reject.majority else None
         if problem.answer == NO_GOLD:
             assert vote is not None  # the run refuses problems without a gold unless reject.majority is set
             gold, reason = vote.answer or "", f"no_majority_{vote.reason}"
@@ -187,12 +198,11 @@ class Checker:
                 new = verdicts_for(stale, {problem.id: problem}, self._config.reject, self._judge, golds)
             waiting.verdicts.update((verdict.sample_key, verdict) for verdict in self._record(new))
         pairs = [(sample, waiting.verdicts[sample.key()]) for sample in samples]
-        curation = self._curator.curate(problem, pairs, len(samples), vote)
-        self._journals.curated.append([curation.to_dict()])
-        self._progress.checked(0, len(curation.kept))
+        return self._curator.curate(problem, pairs, len(samples), vote)
 
-    def _vote(self, problem: Problem, samples: list[Sample]) -> ProblemVote:
-        """The samples' vote, made once per problem and number of draws (re-curation reuses it)."""
+    def _vote(self, problem: Problem, samples: list[Sample], votes: list[ProblemVote]) -> ProblemVote:
+        """The samples' vote, made once per problem and number of draws (re-curation reuses it); one made
+        now is added to `votes`, to be written."""
         known = self._votes.pop(problem.id, None)
         if known is not None and (known.drawn, known.gold) == (len(samples), problem.answer):
             return known
@@ -212,7 +222,7 @@ class Checker:
             vote.reason,
             disagrees,
         )
-        self._journals.votes.append([record.to_dict()])
+        votes.append(record)
         return record
 
     def _record(self, verdicts: Iterable[SampleVerdict]) -> list[SampleVerdict]:
@@ -228,9 +238,7 @@ class Checker:
         return {work.problem.id: work.problem for work in batch}
 
 
-def catch_up(
-    problems: Mapping[str, Problem], run_dir: Path, ledger: Ledger, scope: Scope, checker: Checker
-) -> None:
+def catch_up(problems: ProblemTable, run_dir: Path, ledger: Ledger, scope: Scope, checker: Checker) -> None:
     """Hand the checker the samples on disk of every problem not curated yet, with their verdicts: it
     verifies those without one and curates each problem whose draws are all there."""
     verdicts = {

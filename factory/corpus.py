@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from factory.config import CurateConfig
-from factory.records import Problem
+from factory.problem_table import ProblemTable
 from factory.storage import atomic_open
 
 DECONTAMINATE_UNIT = "decontaminate"
@@ -59,40 +58,41 @@ def corpus_identity(curate: CurateConfig, decontaminator: Any) -> dict[str, Any]
 
 
 def screen_problems(
-    problems: Sequence[Problem], curate: CurateConfig, decontaminator: Any, run_dir: Path
-) -> tuple[list[Problem], Counter[tuple[str, str]]]:
-    """The problems to sample, in input order, after decontamination and dedup; each one left out is a line
-    of `excluded_problems.jsonl` (rewritten each run). Also the drops counted by (unit, reason)."""
+    problems: ProblemTable, curate: CurateConfig, decontaminator: Any, run_dir: Path
+) -> Counter[tuple[str, str]]:
+    """Leave out of `problems` those decontamination and dedup drop; each one left out is a line of
+    `excluded_problems.jsonl` (rewritten each run). The drops counted by (unit, reason)."""
     from filters.dedup import DuplicateFinder
 
-    drops: dict[int, dict[str, Any]] = {}
-    if decontaminator is not None and "problems" in curate.decontaminate.on:  # type: ignore[union-attr]
-        for position, problem in enumerate(problems):
-            match = decontaminator.match(problem.problem, fuzzy=True)
+    drops: dict[int, dict[str, Any]] = {}  # position → the problem's line
+    contaminate = decontaminator is not None and "problems" in curate.decontaminate.on  # type: ignore[union-attr]
+    finder = DuplicateFinder(curate.dedup_units(), problems.read + 1, "problems")  # positions count from 1
+    if contaminate or finder.active:
+        for position, problem in problems.numbered():
+            match = decontaminator.match(problem.problem, fuzzy=True) if contaminate else None
             if match is not None:
                 drops[position] = {
+                    "problem_id": problem.id,
                     "unit": DECONTAMINATE_UNIT,
                     "reason": "contaminated",
                     "detail": match.to_dict(),
                 }
-    finder = DuplicateFinder(curate.dedup_units(), len(problems), "problems")
-    if finder.active:
-        for position, problem in enumerate(problems):
-            if position not in drops:
+            else:
                 finder.add(position, problem.problem)
-        for position, duplicate in finder.duplicates().items():
-            drops[position] = {
-                "unit": dedup_unit_name(duplicate.unit),
-                "reason": duplicate.reason,
-                "detail": {"kept_problem_id": problems[duplicate.kept].id},
-            }
+    for position, duplicate in finder.duplicates().items():
+        kept = problems.at(duplicate.kept)
+        drops[position] = {
+            "problem_id": problems.at(position).id,
+            "unit": dedup_unit_name(duplicate.unit),
+            "reason": duplicate.reason,
+            "detail": {"kept_problem_id": kept.id},
+        }
     path = run_dir / PROBLEM_EXCLUSIONS
     if drops:
         with atomic_open(path) as handle:
             for position in sorted(drops):
-                line = {"problem_id": problems[position].id, **drops[position]}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(drops[position], ensure_ascii=False) + "\n")
     else:
         path.unlink(missing_ok=True)
-    counts = Counter((drop["unit"], drop["reason"]) for drop in drops.values())
-    return [problem for position, problem in enumerate(problems) if position not in drops], counts
+    problems.leave_out(drops)
+    return Counter((drop["unit"], drop["reason"]) for drop in drops.values())

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import itertools
 import json
 import os
 import random
+import sqlite3
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
@@ -27,8 +31,9 @@ from factory.card import card_sample
 from factory.config import PackageConfig, PreferenceConfig
 from factory.corpus import DECONTAMINATE_UNIT, dedup_unit_name
 from factory.errors import FactoryError
-from factory.ledger import read_curated, read_keyed_samples
-from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Sample
+from factory.ledger import read_typed
+from factory.problem_table import ProblemTable, sqlite_disk_full
+from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Record, Sample
 from factory.storage import StageMarkers, atomic_open, disk_full, fingerprint, write_json, write_jsonl
 from filters.curation import VERIFIER_UNIT
 from filters.dedup import DuplicateFinder
@@ -332,14 +337,11 @@ TALLY_FILE = "package_tally.json"
 
 @dataclass(slots=True)
 class _Candidate:
-    """A trace the curate stage kept, on its way to a shard: the corpus-wide units may still drop it."""
+    """A kept trace that no corpus unit nor the budget dropped, for the preference pairs."""
 
     trace: KeptTrace
-    header: ProblemCuration  # its problem's curation, without the trace lists
-    problem_rank: int  # the problem's place in the input order
-    rank: int  # the trace's place in its problem's kept list (best first)
-    drop: Exclusion | None = None
-    length: int = 0  # the trace's characters
+    rank: int  # its place in its problem's kept list (best first)
+    length: int  # its characters (what `shortest_longest` compares)
 
 
 @dataclass
@@ -352,27 +354,63 @@ class CorpusUnits:
     round_trip_policy: str = "warn"
 
 
+# Packaging's tables, beside the problems in the run's SQLite file (`factory.problem_table`): a row per
+# problem curated and per kept or rejected trace, so that a run of a million problems holds none of them in
+# memory (README, "How far one driver goes"). Records are stored as the JSON lines their `to_dict` makes.
+_TABLES = """
+DROP TABLE IF EXISTS curated;
+DROP TABLE IF EXISTS kept;
+DROP TABLE IF EXISTS rejected;
+CREATE TABLE curated (
+    position INTEGER PRIMARY KEY,  -- the problem's, in the problems table
+    drawn INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    gold TEXT NOT NULL,
+    gold_source TEXT NOT NULL,
+    vote_share REAL,
+    majority TEXT,
+    majority_disagrees INTEGER NOT NULL,
+    kept INTEGER NOT NULL DEFAULT 0  -- its traces packaged, once the corpus units and the budget have run
+);
+CREATE TABLE kept (
+    key TEXT PRIMARY KEY,
+    problem INTEGER NOT NULL,  -- the problem's position
+    rank INTEGER NOT NULL,  -- the trace's place in its problem's kept list (best first)
+    teacher TEXT NOT NULL,
+    trace TEXT NOT NULL,  -- the KeptTrace
+    position INTEGER,  -- the trace's place among all kept traces, in problem order
+    dropped TEXT,  -- the Exclusion by which a corpus unit or the budget drops it
+    length INTEGER,  -- its characters, once the corpus units have read it
+    written INTEGER NOT NULL DEFAULT 0  -- its row is in a shard (a sample twice on disk is written once)
+);
+CREATE TABLE rejected (
+    key TEXT PRIMARY KEY,
+    problem INTEGER NOT NULL,
+    exclusion TEXT NOT NULL,  -- the Exclusion, without its trace (the row takes it from the sample)
+    written INTEGER NOT NULL DEFAULT 0
+);
+"""
+_CURATION = "c.drawn, c.correct, c.gold, c.gold_source, c.vote_share, c.majority, c.majority_disagrees"
+
+
 def package(
     run_dir: Path,
-    problems: Sequence[Problem],
-    scope_ids: Iterable[str],
+    problems: ProblemTable,
     config: PackageConfig,
     budget: int | None,
     corpus: CorpusUnits,
     inputs: str,
 ) -> Tally:
     """Shards (`train`, and `preference` / `rejected` when asked for), `excluded.jsonl` and
-    `problem_stats.jsonl` from the curation journal and the samples; the tally of it all. `inputs`
-    fingerprints what decides them besides the journal (curate, corpus-unit and package configs). Written
-    again only when one of these changed since the last time, each file atomically, so a killed packaging
-    is simply redone by the next invocation."""
+    `problem_stats.jsonl` from the curation journal and the samples of `problems`; the tally of it all.
+    `inputs` fingerprints what decides them besides the journal (curate, corpus-unit and package configs).
+    Written again only when one of these changed since the last time, each file atomically, so a killed
+    packaging is simply redone by the next invocation."""
     curated_dir = run_dir / "curated"
-    in_scope = set(scope_ids)
     parts = [(path.name, path.stat().st_size) for path in sorted(curated_dir.glob("part-*.jsonl"))]
     # The input order, not just the set: it decides which duplicate stays and where the budget's extra
     # rows go.
-    order = [problem.id for problem in problems if problem.id in in_scope]
-    inputs = fingerprint(inputs, dataclasses.asdict(config), budget, parts, order)
+    inputs = fingerprint(inputs, dataclasses.asdict(config), budget, parts, problems.order_hash())
     markers = StageMarkers(run_dir)
     tally_path = run_dir / "stages" / TALLY_FILE
     # The files made are part of the marker: one removed or renamed since (by hand) is made again.
@@ -380,97 +418,168 @@ def package(
         return Tally.from_dict(json.loads(tally_path.read_text()))
     for leftover in [*run_dir.glob(".*.tmp"), *run_dir.glob("shards/.*.tmp")]:  # a killed invocation's
         leftover.unlink()
-    problem_rank = {pid: rank for rank, pid in enumerate(order)}
-    by_id = {problem.id: problem for problem in problems}
+    database = problems.database  # the stream has ended: this thread is the only one using it
     tally = Tally()
-    candidates: dict[str, _Candidate] = {}
     wrong: dict[str, list[Exclusion]] = {}  # problem → its wrong traces (for preference pairs)
-    rejected: dict[str, tuple[Exclusion, ProblemCuration]] = {}  # sample key → why it was dropped
-    stats: dict[str, dict[str, Any]] = {}
     pairs_wrong = config.preference is not None and config.preference.policy != "shortest_longest"
-    with atomic_open(run_dir / "excluded.jsonl") as exclusions:
-        for curation in read_curated(curated_dir, in_scope):
-            header = dataclasses.replace(curation, kept=[], excluded=[])
-            _count_problem(tally, curation, stats)
+    traces = hashlib.sha256()  # what the rows are made of, so the files' names change when they do
+    with atomic_open(run_dir / "excluded.jsonl") as exclusions, sqlite_disk_full(problems.path):
+        database.executescript(_TABLES)
+        database.execute("BEGIN")
+        for curation in read_typed(curated_dir, ProblemCuration):
+            position = problems.position(curation.problem_id)
+            if position is None or not _add_curation(database, position, curation):
+                continue  # out of this run's scope, or curated again: a problem's first line holds
+            _count_problem(tally, curation)
             for exclusion in curation.excluded:
                 _exclude(tally, exclusions, curation.problem_id, exclusion)
                 if config.rejected:
-                    rejected[exclusion.sample_key] = (dataclasses.replace(exclusion, trace=""), header)
+                    _reject(database, position, dataclasses.replace(exclusion, trace=""))
                 if pairs_wrong and exclusion.unit == VERIFIER_UNIT and exclusion.reason == "wrong_answer":
                     wrong.setdefault(curation.problem_id, []).append(dataclasses.replace(exclusion, trace=""))
-            for rank, trace in enumerate(curation.kept):
-                candidates[trace.sample_key] = _Candidate(
-                    trace, header, problem_rank[curation.problem_id], rank
-                )
-        positions = sorted(candidates, key=lambda key: (candidates[key].problem_rank, candidates[key].rank))
-        _screen(run_dir, candidates, positions, corpus, tally, need_lengths=config.preference is not None)
-        survivors: dict[str, list[_Candidate]] = {}
-        for key in positions:
-            candidate = candidates[key]
-            if candidate.drop is None:
-                survivors.setdefault(candidate.header.problem_id, []).append(candidate)
-        quotas = {}
-        if budget is not None:  # each problem's quota depends on every problem's kept count
-            counts = [len(survivors.get(pid, [])) for pid in order]
-            quotas = dict(zip(order, fair_quotas(counts, budget), strict=True))
-        for pid, kept in survivors.items():
-            for candidate in kept[quotas.get(pid, len(kept)) :]:
-                trace = candidate.trace
-                candidate.drop = _package_drop(trace, BUDGET_UNIT, "over_budget", None)
-        for key in positions:
-            candidate = candidates[key]
-            pid = candidate.header.problem_id
-            if candidate.drop is None:
-                tally.teachers.setdefault(candidate.trace.teacher, Counter()).update(("samples", "kept"))
+            database.executemany(
+                "INSERT OR REPLACE INTO kept (key, problem, rank, teacher, trace) VALUES (?, ?, ?, ?, ?)",
+                (
+                    (trace.sample_key, position, rank, trace.teacher, _json(trace))
+                    for rank, trace in enumerate(curation.kept)
+                ),
+            )
+        database.execute("CREATE INDEX kept_by_problem ON kept (problem, rank)")
+        database.execute(
+            """UPDATE kept SET position = numbered.position FROM (
+                SELECT key, row_number() OVER (ORDER BY problem, rank) - 1 AS position FROM kept
+            ) AS numbered WHERE kept.key = numbered.key"""
+        )
+        database.execute("CREATE UNIQUE INDEX kept_by_position ON kept (position)")
+        (count,) = database.execute("SELECT count(*) FROM kept").fetchone()
+        _screen(run_dir, database, count, corpus, tally, need_lengths=config.preference is not None)
+        if budget is not None:
+            _over_budget(database, budget)
+        for key, problem_id, problem, teacher, trace, dropped, header in _in_order(database):
+            if dropped is None:
+                tally.teachers.setdefault(teacher, Counter()).update(("samples", "kept"))
                 tally.kept += 1
-                stats[pid]["kept"] += 1
+                traces.update(f"{trace}\0{header}\n".encode())
             else:
-                _exclude(tally, exclusions, pid, candidate.drop)
-                if config.rejected and candidate.drop.unit != DECONTAMINATE_UNIT:
-                    rejected[key] = (candidate.drop, candidate.header)
-                del candidates[key]  # written: from here on `candidates` holds the rows to write
-    tally.problems_solved = sum(bool(stat["kept"]) for stat in stats.values())
+                drop = Exclusion.from_dict(json.loads(dropped))
+                _exclude(tally, exclusions, problem_id, drop)
+                if config.rejected and drop.unit != DECONTAMINATE_UNIT:
+                    _reject(database, problem, drop)
+        database.execute(
+            "UPDATE curated SET kept = (SELECT count(*) FROM kept"
+            " WHERE kept.problem = curated.position AND kept.dropped IS NULL)"
+        )
+        database.execute("COMMIT")
+    (tally.problems_solved,) = database.execute("SELECT count(*) FROM curated WHERE kept > 0").fetchone()
     pairs = (
-        _preference_pairs(order, survivors, wrong, config.preference) if config.preference is not None else []
+        _preference_pairs(_survivors(database), wrong, config.preference)
+        if config.preference is not None
+        else []
     )
-    # What the rows are made of, so the files' names change exactly when their contents do.
+    rejections = hashlib.sha256()
+    for key, exclusion in database.execute("SELECT key, exclusion FROM rejected ORDER BY key"):
+        rejections.update(f"{key}\0{exclusion}\n".encode())
     version = fingerprint(
         dataclasses.asdict(config),
-        [
-            (dataclasses.astuple(c.trace), c.header.gold, c.header.gold_source, c.header.vote_share)
-            for c in (candidates[key] for key in positions if key in candidates)
-        ],
+        traces.hexdigest(),
         [(pair.chosen.sample_key, pair.rejected_key) for pair in pairs],
-        sorted(
-            (key, json.dumps(exclusion.to_dict(), sort_keys=True)) for key, (exclusion, _) in rejected.items()
-        ),
+        rejections.hexdigest(),
     )[:8]
-    _write_shards(run_dir, by_id, candidates, pairs, rejected, config, tally, version)
-    write_jsonl(
-        run_dir / "problem_stats.jsonl",
-        ({"problem_id": pid, **stats.get(pid, {"samples": 0, "kept": 0})} for pid in order),
-    )
+    _write_shards(run_dir, problems, pairs, config, tally, version)
+    write_jsonl(run_dir / "problem_stats.jsonl", _problem_stats(database))
     write_json(tally_path, tally.to_dict())
     markers.mark_done("shards", fingerprint(inputs, _outputs(run_dir)))
     return tally
 
 
-def _count_problem(tally: Tally, curation: ProblemCuration, stats: dict[str, dict[str, Any]]) -> None:
+def _json(record: Record) -> str:
+    return json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+def _add_curation(database: sqlite3.Connection, position: int, curation: ProblemCuration) -> bool:
+    """Record a problem's curation; False when it has one already."""
+    return bool(
+        database.execute(
+            "INSERT OR IGNORE INTO curated (position, drawn, correct, gold, gold_source, vote_share, majority,"
+            " majority_disagrees) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                position,
+                curation.drawn,
+                curation.correct,
+                curation.gold,
+                curation.gold_source,
+                curation.vote_share,
+                curation.majority,
+                curation.majority_disagrees,
+            ),
+        ).rowcount
+    )
+
+
+def _reject(database: sqlite3.Connection, problem: int, exclusion: Exclusion) -> None:
+    database.execute(
+        "INSERT OR REPLACE INTO rejected (key, problem, exclusion) VALUES (?, ?, ?)",
+        (exclusion.sample_key, problem, _json(exclusion)),
+    )
+
+
+def _in_order(database: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """(key, problem id, problem position, teacher, trace, dropped, curation) for every kept trace, in
+    problem order; `curation` is what its row takes from the problem's curation."""
+    after = -1
+    while True:
+        rows = database.execute(
+            f"""SELECT k.position, k.key, p.id, k.problem, k.teacher, k.trace, k.dropped,
+                json_array({_CURATION})
+            FROM kept k JOIN problems p ON p.position = k.problem JOIN curated c ON c.position = k.problem
+            WHERE k.position > ? ORDER BY k.position LIMIT 1000""",
+            (after,),
+        ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield row[1:]
+        after = rows[-1][0]
+
+
+def _header(problem_id: str, row: Sequence[Any]) -> ProblemCuration:
+    """A problem's curation without its traces, from its `curated` row (`_CURATION`'s columns)."""
+    drawn, correct, gold, gold_source, vote_share, majority, disagrees = row
+    return ProblemCuration(
+        problem_id, drawn, correct, gold, gold_source, [], [], vote_share, majority, bool(disagrees)
+    )
+
+
+def _count_problem(tally: Tally, curation: ProblemCuration) -> None:
     tally.samples += curation.drawn
     tally.correct += curation.correct
     tally.gold_sources[curation.gold_source] += 1
     tally.majority_disagrees += curation.majority_disagrees
     tally.no_majority += curation.gold_source == "majority" and curation.majority is None
-    stats[curation.problem_id] = {
-        "samples": curation.drawn,
-        "correct": curation.correct,
-        "kept": 0,  # counted once the corpus-wide units and the budget have had their say
-        "pass_rate": round(curation.correct / curation.drawn, 4) if curation.drawn else None,
-        "gold_source": curation.gold_source,
-        "majority": curation.majority,
-        "vote_share": curation.vote_share,
-        "majority_disagrees": curation.majority_disagrees,
-    }
+
+
+def _problem_stats(database: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Per problem in input order: samples drawn, correct, kept (after the corpus units and the budget),
+    pass rate, gold source and vote; a problem never curated has drawn nothing."""
+    rows = database.execute(
+        f"""SELECT p.id, {_CURATION}, c.kept FROM problems p LEFT JOIN curated c ON c.position = p.position
+        ORDER BY p.position"""
+    )
+    for problem_id, drawn, correct, _, gold_source, vote_share, majority, disagrees, kept in rows:
+        if drawn is None:
+            yield {"problem_id": problem_id, "samples": 0, "kept": 0}
+            continue
+        yield {
+            "problem_id": problem_id,
+            "samples": drawn,
+            "correct": correct,
+            "kept": kept,
+            "pass_rate": round(correct / drawn, 4) if drawn else None,
+            "gold_source": gold_source,
+            "majority": majority,
+            "vote_share": vote_share,
+            "majority_disagrees": bool(disagrees),
+        }
 
 
 def _exclude(tally: Tally, handle: IO[str], problem_id: str, exclusion: Exclusion) -> None:
@@ -480,57 +589,90 @@ def _exclude(tally: Tally, handle: IO[str], problem_id: str, exclusion: Exclusio
 
 def _screen(
     run_dir: Path,
-    candidates: dict[str, _Candidate],
-    positions: list[str],
+    database: sqlite3.Connection,
+    count: int,
     corpus: CorpusUnits,
     tally: Tally,
     need_lengths: bool,
 ) -> None:
-    """The corpus-wide units over the kept traces, each trace in turn: decontamination, the student's
-    round-trip check, then dedup across all of them (the copy earliest in problem order stays)."""
-    finder = DuplicateFinder(corpus.dedup, len(positions), "traces")
+    """The corpus-wide units over the `count` kept traces, each trace in turn: decontamination, the
+    student's round-trip check, then dedup across all of them (the copy earliest in problem order stays)."""
+    finder = DuplicateFinder(corpus.dedup, count, "traces")
     round_trip = corpus.round_trip() if corpus.round_trip is not None else None
     if corpus.decontaminator is None and round_trip is None and not finder.active and not need_lengths:
         return
     report = round_trip.report(corpus.round_trip_policy) if round_trip is not None else None
-    position_of = {key: position for position, key in enumerate(positions)}
-    for key, sample in read_keyed_samples(run_dir / "samples"):
-        candidate = candidates.get(key)
-        if candidate is None:
-            continue
+    for sample in read_typed(run_dir / "samples", Sample):
+        key = sample.key()
+        found = database.execute("SELECT position, trace, length FROM kept WHERE key = ?", (key,)).fetchone()
+        if found is None or found[2] is not None:
+            continue  # not kept, or read already (a sample twice on disk)
+        position, trace_json, _ = found
         text = sample.trace_text()
-        candidate.length = len(text)  # characters: teachers without token counts compare with the others
-        trace = candidate.trace
+        # characters: teachers without token counts compare with the others
+        database.execute("UPDATE kept SET length = ? WHERE key = ?", (len(text), key))
         if corpus.decontaminator is not None:
             match = corpus.decontaminator.match(text, fuzzy=False)
             if match is not None:
-                candidate.drop = _package_drop(trace, DECONTAMINATE_UNIT, "contaminated", match.to_dict())
+                trace = KeptTrace.from_dict(json.loads(trace_json))
+                _drop(database, _package_drop(trace, DECONTAMINATE_UNIT, "contaminated", match.to_dict()))
                 tally.contamination[match.item.set_path] += 1
                 continue
         if round_trip is not None:
             check = round_trip.check(sample.messages, [{"role": "assistant", "content": text}])
             report.add(check)
             if check.reason is not None and corpus.round_trip_policy == "drop":
-                candidate.drop = _package_drop(trace, ROUND_TRIP_UNIT, check.reason, {"tokens": check.tokens})
+                trace = KeptTrace.from_dict(json.loads(trace_json))
+                _drop(database, _package_drop(trace, ROUND_TRIP_UNIT, check.reason, {"tokens": check.tokens}))
                 continue
         if finder.active:
-            finder.add(position_of[key], text)
+            finder.add(position, text)
     if report is not None:
         tally.round_trip = report.to_dict()
         if corpus.round_trip_policy == "fail" and (message := report.message()):
             raise FactoryError(f"package.student: {message}")
     for position, duplicate in sorted(finder.duplicates().items()):
-        kept = candidates[positions[duplicate.kept]]
-        candidates[positions[position]].drop = _package_drop(
-            candidates[positions[position]].trace,
-            dedup_unit_name(duplicate.unit),
-            duplicate.reason,
-            {
-                "kept_sample_key": kept.trace.sample_key,
-                "kept_problem_id": kept.header.problem_id,
-                "kept_sample_index": kept.trace.sample_index,
-            },
-        )
+        (kept_json, kept_problem) = database.execute(
+            "SELECT k.trace, p.id FROM kept k JOIN problems p ON p.position = k.problem WHERE k.position = ?",
+            (duplicate.kept,),
+        ).fetchone()
+        kept = KeptTrace.from_dict(json.loads(kept_json))
+        (trace_json,) = database.execute("SELECT trace FROM kept WHERE position = ?", (position,)).fetchone()
+        detail = {
+            "kept_sample_key": kept.sample_key,
+            "kept_problem_id": kept_problem,
+            "kept_sample_index": kept.sample_index,
+        }
+        trace = KeptTrace.from_dict(json.loads(trace_json))
+        _drop(database, _package_drop(trace, dedup_unit_name(duplicate.unit), duplicate.reason, detail))
+
+
+def _drop(database: sqlite3.Connection, exclusion: Exclusion) -> None:
+    database.execute("UPDATE kept SET dropped = ? WHERE key = ?", (_json(exclusion), exclusion.sample_key))
+
+
+def _over_budget(database: sqlite3.Connection, budget: int) -> None:
+    """Drop the traces past each problem's share of `budget` (`fair_quotas`, over the problems in input
+    order, each with the traces the corpus units left it)."""
+    counts = array("q")
+    positions = array("q")
+    for position, survivors in database.execute(
+        """SELECT p.position, count(k.key) FROM problems p
+        LEFT JOIN kept k ON k.problem = p.position AND k.dropped IS NULL
+        GROUP BY p.position ORDER BY p.position"""
+    ):
+        positions.append(position)
+        counts.append(survivors)
+    quotas = fair_quotas(list(counts), budget)
+    for position, survivors, quota in zip(positions, counts, quotas, strict=True):
+        if quota >= survivors:
+            continue
+        for (trace_json,) in database.execute(
+            "SELECT trace FROM kept WHERE problem = ? AND dropped IS NULL ORDER BY rank LIMIT -1 OFFSET ?",
+            (position, quota),
+        ).fetchall():
+            trace = KeptTrace.from_dict(json.loads(trace_json))
+            _drop(database, _package_drop(trace, BUDGET_UNIT, "over_budget", None))
 
 
 ROUND_TRIP_UNIT = "round_trip"
@@ -558,9 +700,24 @@ class PreferencePair:
     rejected_answer: str | None
 
 
+def _survivors(database: sqlite3.Connection) -> Iterator[tuple[str, list[_Candidate]]]:
+    """(problem id, its packaged traces, best first) for each problem with one, in input order."""
+    rows = database.execute(
+        """SELECT p.id, k.rank, k.length, k.trace FROM kept k JOIN problems p ON p.position = k.problem
+        WHERE k.dropped IS NULL ORDER BY k.position"""
+    )
+    for problem_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+        yield (
+            problem_id,
+            [
+                _Candidate(KeptTrace.from_dict(json.loads(trace)), rank, length or 0)
+                for _, rank, length, trace in group
+            ],
+        )
+
+
 def _preference_pairs(
-    order: list[str],
-    survivors: dict[str, list[_Candidate]],
+    survivors: Iterable[tuple[str, list[_Candidate]]],
     wrong: dict[str, list[Exclusion]],
     config: PreferenceConfig,
 ) -> list[PreferencePair]:
@@ -568,8 +725,8 @@ def _preference_pairs(
     The chosen trace is one the curation kept (before the budget); the rejected one a wrong trace of the same
     problem, or (`shortest_longest`) the longest kept one."""
     pairs = []
-    for pid in order:
-        kept, mistakes = survivors.get(pid, []), wrong.get(pid, [])
+    for pid, kept in survivors:
+        mistakes = wrong.get(pid, [])
         if config.policy == "shortest_longest":
             if len(kept) < 2:
                 continue
@@ -580,7 +737,7 @@ def _preference_pairs(
                     PreferencePair(pid, chosen.trace, rejected.trace.sample_key, rejected.trace.answer)
                 )
             continue
-        if not kept or not mistakes:
+        if not mistakes:
             continue
         if config.policy == "random":
             rng = random.Random(f"{config.seed}:{pid}")  # the same pair on every machine and re-run
@@ -600,10 +757,8 @@ def _answer_text(answer: str | None) -> str:
 
 def _write_shards(
     run_dir: Path,
-    by_id: dict[str, Problem],
-    candidates: dict[str, _Candidate],
+    problems: ProblemTable,
     pairs: list[PreferencePair],
-    rejected: dict[str, tuple[Exclusion, ProblemCuration]],
     config: PackageConfig,
     tally: Tally,
     version: str,
@@ -611,6 +766,7 @@ def _write_shards(
     """One pass over the samples writes the rows of each config; a preference pair waits for both texts."""
     shards_dir = run_dir / "shards"
     before = set(shards_dir.glob("*.parquet"))
+    database = problems.database
 
     def writer(prefix: str, schema: pa.Schema) -> ShardWriter:
         return ShardWriter(
@@ -623,38 +779,63 @@ def _write_shards(
             version,
         )
 
+    def first_unwritten(table: str, key: str) -> tuple[Any, ...] | None:
+        """The row of `table` for the sample `key`, with its problem's text and curation, the first time."""
+        found = database.execute(
+            f"""SELECT t.rowid, t.{"trace" if table == "kept" else "exclusion"}, p.id, p.problem, {_CURATION}
+            FROM {table} t JOIN problems p ON p.position = t.problem JOIN curated c ON c.position = t.problem
+            WHERE t.key = ? AND t.written = 0{" AND t.dropped IS NULL" if table == "kept" else ""}""",
+            (key,),
+        ).fetchone()
+        if found is not None:
+            database.execute(f"UPDATE {table} SET written = 1 WHERE rowid = ?", (found[0],))
+        return found
+
     in_pairs = {key for pair in pairs for key in (pair.chosen.sample_key, pair.rejected_key)}
     texts: dict[str, Sample] = {}
-    with contextlib.ExitStack() as writers:
+    with contextlib.ExitStack() as writers, sqlite_disk_full(problems.path):
         train = writers.enter_context(writer("train", SCHEMA))
         rejects = writers.enter_context(writer("rejected", REJECTED_SCHEMA)) if config.rejected else None
-        for key, sample in read_keyed_samples(run_dir / "samples"):
-            candidate = candidates.get(key)
-            if candidate is not None:
-                row = to_row(sample, candidate.trace, by_id[sample.problem_id], candidate.header)
+        database.execute("BEGIN")
+        for sample in read_typed(run_dir / "samples", Sample):
+            key = sample.key()
+            if (found := first_unwritten("kept", key)) is not None:
+                _, trace, problem_id, text, *curation = found
+                problem = Problem(problem_id, text, "", "")
+                kept = KeptTrace.from_dict(json.loads(trace))
+                row = to_row(sample, kept, problem, _header(problem_id, curation))
                 if tally.sample_row is None:
                     tally.sample_row = card_sample(row)
                 train.add(row)
-            elif rejects is not None and key in rejected:
-                exclusion, header = rejected[key]
-                rejects.add(to_rejected_row(sample, exclusion, by_id[sample.problem_id], header))
+            elif rejects is not None and (found := first_unwritten("rejected", key)) is not None:
+                _, exclusion, problem_id, text, *curation = found
+                problem = Problem(problem_id, text, "", "")
+                rejects.add(
+                    to_rejected_row(
+                        sample,
+                        Exclusion.from_dict(json.loads(exclusion)),
+                        problem,
+                        _header(problem_id, curation),
+                    )
+                )
             if key in in_pairs:
                 texts[key] = sample
+        database.execute("COMMIT")
     if rejects is not None:
         tally.rejected_rows = rejects.rows
-    written = set(train.paths)
+    written_paths = set(train.paths)
     if config.preference is not None:
         with writer("preference", PREFERENCE_SCHEMA) as preference:
             for pair in pairs:
                 if pair.chosen.sample_key in texts and pair.rejected_key in texts:
                     preference.add(to_pair(texts, pair, config.preference.policy))
         tally.preference_pairs = preference.rows
-        written.update(preference.paths)
+        written_paths.update(preference.paths)
     if rejects is not None:
-        written.update(rejects.paths)
+        written_paths.update(rejects.paths)
     # The old files go once the new ones are in place: a packaging killed before this leaves the last
     # card's files loadable (the card is rewritten after packaging).
-    for old in before - written:
+    for old in before - written_paths:
         old.unlink()
 
 

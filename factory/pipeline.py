@@ -24,6 +24,7 @@ from factory.config import RunConfig
 from factory.curate import Curator
 from factory.judge import ModelJudge
 from factory.ledger import Ledger, Scope, next_part
+from factory.problem_table import ProblemTable
 from factory.progress import Progress
 from factory.prompts import PromptTemplate
 from factory.records import Problem, ProblemVote, Sample
@@ -64,7 +65,7 @@ def stream(
     config: RunConfig,
     run_dir: Path,
     template: PromptTemplate,
-    problems: Mapping[str, Problem],
+    problems: ProblemTable,
     ledger: Ledger,
     scope: Scope,
     teachers: list[LazyTeacher],
@@ -80,7 +81,7 @@ def stream(
     samples_dir = folders[0]
     stats = StreamStats()
     journals = Journals(*(Journal(folder / f"part-{part:05d}.jsonl") for folder in folders[1:]))
-    source = Source(problems.values(), config, template, ledger, stats, progress, curator.enough)
+    source = Source(problems, config, template, ledger, stats, progress, curator.enough)
     checker = Checker(config, journals, curator, source, progress, judge, votes)
     source.finished = lambda problem: checker.submit(Work(problem, [], FINISHED))
     tracked = _Tracked(source)

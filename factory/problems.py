@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from factory.config import ProblemsConfig, not_utf8_error
 from factory.errors import FactoryError
@@ -88,18 +88,42 @@ def derive_id(problem: str) -> str:
     return "p-" + hashlib.sha256(" ".join(problem.split()).encode()).hexdigest()[:16]
 
 
+class ReadIds(Protocol):
+    """The problems read so far, by id: what tells a repeated id."""
+
+    def add(self, problem: Problem) -> str | None:
+        """Take `problem`; or, when an earlier one has its id, take nothing and say where that one was."""
+        ...
+
+
+class _IdsInMemory:
+    def __init__(self) -> None:
+        self._sources: dict[str, str] = {}
+
+    def add(self, problem: Problem) -> str | None:
+        if problem.id in self._sources:
+            return self._sources[problem.id]
+        self._sources[problem.id] = problem.source
+        return None
+
+
 def read_problems(
-    config: ProblemsConfig, without_answer: bool = False, quarantine: Quarantine | None = None
+    config: ProblemsConfig,
+    without_answer: bool = False,
+    quarantine: Quarantine | None = None,
+    ids: ReadIds | None = None,
 ) -> Iterator[Problem]:
     """All problems of all configured files, in order.
 
     A malformed row, or one whose id an earlier row has, stops the read; under `on_error: quarantine` it
     goes to `quarantine` instead (without one, it stops the read all the same). A row without an answer is
     malformed unless `without_answer` (its answer is then "": its samples' majority answer becomes its gold).
+    `ids` takes each problem read (a `factory.problem_table.ProblemTable` keeps a million on disk); by
+    default a dict in memory.
     """
     if not config.paths:
         raise FactoryError("problems.paths lists no file; name at least one JSONL, CSV or Parquet file")
-    seen: dict[str, str] = {}
+    seen = ids if ids is not None else _IdsInMemory()
     for path_str in config.paths:
         path = Path(path_str)
         read = 0
@@ -109,11 +133,10 @@ def read_problems(
                 if isinstance(row, RowError):
                     raise row
                 problem = _to_problem(row, where, config, without_answer)
-                if problem.id in seen:
+                earlier = seen.add(problem)
+                if earlier is not None:
                     raise RowError(
-                        where,
-                        f"id {problem.id!r} already used at {seen[problem.id]}; ids must be unique",
-                        row,
+                        where, f"id {problem.id!r} already used at {earlier}; ids must be unique", row
                     )
             except RowError as error:
                 if config.on_error != "quarantine" or quarantine is None:
@@ -121,7 +144,6 @@ def read_problems(
                 quarantine.add(error)
                 first_error = first_error or error
                 continue
-            seen[problem.id] = problem.source
             yield problem
             read += 1
             if read == config.limit_per_file:

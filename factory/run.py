@@ -13,6 +13,7 @@
       stages/*.done        the configs the verdicts, curation and shards were made with
       logs/engine.log      what the engine and libraries printed, after a header per invocation
       run.lock             locked by the invocation writing the folder, which it names (`sole_writer`)
+      .problems-<pid>.sqlite  the problems and packaging's tables while an invocation runs (`factory.problem_table`)
 
 Generation, verification and curation run as one stream (`factory.pipeline`); packaging follows from what is
 on disk (`factory.package`). A re-run of the same command generates only the samples whose keys are not on
@@ -23,6 +24,7 @@ would generate differently.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib.metadata
@@ -51,10 +53,11 @@ from factory.corpus import (
 from factory.curate import Curator
 from factory.errors import FactoryError
 from factory.judge import JUDGE_ERROR, ModelJudge
-from factory.ledger import NO_GOLD, Ledger, Scope, read_verdicts, read_votes
+from factory.ledger import Ledger, Scope, read_verdicts, read_votes
 from factory.package import BUDGET_UNIT, ROUND_TRIP_UNIT, CorpusUnits, Tally, package
 from factory.pipeline import LazyTeacher, stream
-from factory.problems import QUARANTINE_FILE, Quarantine, read_problems
+from factory.problem_table import ProblemTable
+from factory.problems import QUARANTINE_FILE, Quarantine
 from factory.progress import Progress
 from factory.prompts import PromptTemplate, load_template
 from factory.storage import fingerprint, sole_writer, write_json, write_jsonl, write_text
@@ -247,11 +250,16 @@ def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
 def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None = None) -> Summary:
     """The whole job. `start_teacher` overrides the configured engine (benchmarks lend one to many runs).
     One invocation at a time per run folder: a second one stops with a line naming the first."""
-    with sole_writer(Path(config.run_dir)):
-        return _run(config, log, start_teacher)
+    with sole_writer(Path(config.run_dir)), contextlib.ExitStack() as closing:
+        return _run(config, log, start_teacher, closing)
 
 
-def _run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None) -> Summary:
+def _run(
+    config: RunConfig,
+    log: Log,
+    start_teacher: Callable[[], Teacher] | None,
+    closing: contextlib.ExitStack,
+) -> Summary:
     started = time.monotonic()
     # Arrow's own allocator (mimalloc/jemalloc) keeps the memory each shard's row group freed; the system
     # allocator hands it back (tests/bench/bench_memory.py --scripted --corpus: 1.27x → 1.23x at 10x).
@@ -269,22 +277,23 @@ def _run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | Non
     _drop_stage_files(run_dir)
     summary = Summary(run_dir=str(run_dir))
 
-    # Read once: the problems' text stays in memory for the whole run (requests, curation, rows).
+    # Read once, onto disk: requests, curation and rows read each problem back when they need it.
     with Quarantine.rewritten(run_dir / QUARANTINE_FILE) as quarantine:
-        read = list(read_problems(config.problems, config.reject.majority is not None, quarantine))
+        problems = closing.enter_context(
+            ProblemTable.read_from(run_dir, config.problems, config.reject.majority is not None, quarantine)
+        )
     summary.quarantined = quarantine.rows
     decontaminator = load_decontaminator(config.curate)
-    screened, screened_out = screen_problems(read, config.curate, decontaminator, run_dir)
-    problems = {problem.id: problem for problem in screened}
-    summary.problems = len(read)
+    screened_out = screen_problems(problems, config.curate, decontaminator, run_dir)
+    summary.problems = problems.read
     summary.problems_dropped = _nested(screened_out)
-    without_gold = sum(problem.answer == NO_GOLD for problem in problems.values())
+    without_gold = problems.without_answer()
     log(
-        f"{len(read)} problems from {', '.join(config.problems.paths)}"
-        + (f"; {len(read) - len(problems)} left out ({_reasons(screened_out)})" if screened_out else "")
+        f"{problems.read} problems from {', '.join(config.problems.paths)}"
+        + (f"; {problems.read - len(problems)} left out ({_reasons(screened_out)})" if screened_out else "")
         + (f"; {without_gold} without an answer take their samples' majority answer" if without_gold else "")
     )
-    scope = Scope.of(problems.values(), config.max_draws())
+    scope = Scope(problems.golds(), config.max_draws())
     judge_prompt_hash = judge.template.hash if judge else None
     verify_inputs = fingerprint(reject_identity(config.reject, judge_prompt_hash), filters.VERSION)
     # The budget is not here: it only decides which curated rows are packaged (the shards' marker has it).
@@ -332,8 +341,7 @@ def _run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | Non
 
     tally = package(
         run_dir,
-        list(problems.values()),
-        scope.golds,
+        problems,
         config.package,
         config.curate.budget,
         corpus_units(config, decontaminator, log),
@@ -525,14 +533,15 @@ def _manifest(
         "curation": curation_units(config, summary),
         "decontamination": decontamination,
         "round_trip": summary.round_trip,
-        "config": config_module.to_dict(
-            config
-        ),  # API keys never appear: the config holds only the variable's name
+        # No key: the config names only the key's variable, and `to_dict` strips what a URL could carry.
+        "config": config_module.to_dict(config),
         "verifier": filters.VERSION,
         "packages": packages,
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "reproduce": f"factory run {shards_dir / CONFIG_COPY}",
+        # Into a folder of its own: the config's run_dir is this run's, where the same command would find
+        # every sample made and draw nothing.
+        "reproduce": f"factory run {shards_dir / CONFIG_COPY} --set run_dir={shards_dir.parent}-reproduced",
     }
 
 

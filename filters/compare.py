@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from filters.normalize import MATH_WORDS, normalize_text, strip_assignment
 from filters.numbers import numbers_match, parse_number
@@ -33,6 +33,7 @@ class NeedsSympy(Exception):
 Leaf = Callable[[str, str, float], Outcome]
 
 
+@lru_cache(maxsize=4096)  # a problem's gold is compared with each of its draws, and draws agree
 def answer_form(text: str) -> str:
     """The normalised text that comparisons start from (and that exact match compares, case-folded).
 

@@ -408,6 +408,8 @@ class ScriptMixFilter:
         _require_fraction("max_foreign_share", self.max_foreign_share)
 
     def drop_reason(self, trace: Trace) -> str | None:
+        if trace.text.isascii() and trace.problem.isascii():
+            return None  # every letter of both is Latin: none foreign (counting them char by char is slow)
         allowed = set(_script_letters(trace.problem))
         if not allowed:
             return None

@@ -268,7 +268,7 @@ def test_the_folder_loads_with_no_arguments_and_the_card_states_the_manifests_nu
     assert "`benchmark.jsonl`" not in body and f"`{tmp_path / 'benchmark.jsonl'}`" in body
     assert "1 problems left out before sampling, 1 kept traces dropped" in body
     assert "Teacher outputs carry the teacher's terms" in body
-    assert f"factory run {shards / 'factory-config.yaml'}" in body
+    assert f"factory run {shards / 'factory-config.yaml'} --set run_dir={run_dir}-reproduced" in body
     assert (shards / "factory-config.yaml").exists()
     assert '"problem_id":' in body  # the sample row
 
