@@ -146,19 +146,22 @@ class Checker:
             self._waiting[verdict.problem_id].verdicts[verdict.sample_key] = verdict
         votes: list[ProblemVote] = []
         curations: list[ProblemCuration] = []
-        for work in batch:
-            waiting = self._waiting.get(work.problem.id)
-            if waiting is not None and self._finished(work, waiting):
-                curations.append(self._curate(self._waiting.pop(work.problem.id), votes))
-                if work.kind == NEW and not self._source.adaptive:
-                    self._progress.problem_finished()
-        # One fsync per journal and batch, after the batch's verdicts: a sync per problem bounded the run
-        # by the disk (tests/bench/bench_driver.py). A vote is written before the curation made with it.
-        if votes:
-            self._journals.votes.append(vote.to_dict() for vote in votes)
-        if curations:
-            self._journals.curated.append(curation.to_dict() for curation in curations)
-            self._progress.checked(0, sum(len(curation.kept) for curation in curations))
+        try:
+            for work in batch:
+                waiting = self._waiting.get(work.problem.id)
+                if waiting is not None and self._finished(work, waiting):
+                    curations.append(self._curate(self._waiting.pop(work.problem.id), votes))
+                    if work.kind == NEW and not self._source.adaptive:
+                        self._progress.problem_finished()
+        finally:  # what was finished before an error is kept, as one problem at a time kept it
+            # One fsync per journal and batch, after the batch's verdicts: a sync per problem bounded the
+            # run by the disk (tests/bench/bench_driver.py). A vote is written before the curation made
+            # with it.
+            if votes:
+                self._journals.votes.append(vote.to_dict() for vote in votes)
+            if curations:
+                self._journals.curated.append(curation.to_dict() for curation in curations)
+                self._progress.checked(0, sum(len(curation.kept) for curation in curations))
 
     def _finished(self, work: Work, waiting: _Problem) -> bool:
         if work.kind == FINISHED:

@@ -445,11 +445,14 @@ def package(
                 ),
             )
         database.execute("CREATE INDEX kept_by_problem ON kept (problem, rank)")
-        database.execute(
-            """UPDATE kept SET position = numbered.position FROM (
-                SELECT key, row_number() OVER (ORDER BY problem, rank) - 1 AS position FROM kept
-            ) AS numbered WHERE kept.key = numbered.key"""
-        )
+        # Not `UPDATE … FROM` (SQLite 3.33): Python's SQLite on older distributions is 3.26 or 3.31.
+        for statement in (  # one by one: `executescript` would commit the transaction first
+            "CREATE TEMP TABLE numbered (key TEXT PRIMARY KEY, position INTEGER)",
+            "INSERT INTO numbered SELECT key, row_number() OVER (ORDER BY problem, rank) - 1 FROM kept",
+            "UPDATE kept SET position = (SELECT position FROM numbered WHERE numbered.key = kept.key)",
+            "DROP TABLE numbered",
+        ):
+            database.execute(statement)
         database.execute("CREATE UNIQUE INDEX kept_by_position ON kept (position)")
         (count,) = database.execute("SELECT count(*) FROM kept").fetchone()
         _screen(run_dir, database, count, corpus, tally, need_lengths=config.preference is not None)
@@ -493,7 +496,8 @@ def package(
 
 
 def _json(record: Record) -> str:
-    return json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True)
+    # Not sorted: an exclusion read back is written to excluded.jsonl with its detail's keys as made.
+    return json.dumps(record.to_dict(), ensure_ascii=False)
 
 
 def _add_curation(database: sqlite3.Connection, position: int, curation: ProblemCuration) -> bool:
@@ -701,10 +705,12 @@ class PreferencePair:
 
 
 def _survivors(database: sqlite3.Connection) -> Iterator[tuple[str, list[_Candidate]]]:
-    """(problem id, its packaged traces, best first) for each problem with one, in input order."""
+    """(problem id, its traces the corpus units left, best first) for each problem with one, in input order:
+    the budget's drops are among them (a preference pair's chosen trace is one the curation kept)."""
     rows = database.execute(
         """SELECT p.id, k.rank, k.length, k.trace FROM kept k JOIN problems p ON p.position = k.problem
-        WHERE k.dropped IS NULL ORDER BY k.position"""
+        WHERE k.dropped IS NULL OR json_extract(k.dropped, '$.unit') = ? ORDER BY k.position""",
+        (BUDGET_UNIT,),
     )
     for problem_id, group in itertools.groupby(rows, key=lambda row: row[0]):
         yield (

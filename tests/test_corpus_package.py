@@ -399,3 +399,15 @@ def test_a_folder_without_kept_traces_has_a_card_that_says_so(tmp_path):
     ]
     assert "# the default config" not in body and "has no `train` config" in body
     assert load_dataset(str(shards), "rejected")["train"].num_rows == 3
+
+
+def test_preference_pairs_are_drawn_from_the_traces_kept_before_the_budget(tmp_path):
+    """With a budget of one trace a problem, `dozen` keeps one trace in train, and its pair still sets its
+    shortest kept trace against its longest."""
+    summary, run_dir = corpus_run(
+        tmp_path, curate={"budget": 3}, package={"preference": {"policy": "shortest_longest"}}
+    )
+    assert summary.kept == 3 and summary.dropped["budget"] == {"over_budget": 1}
+    (row,) = _read(run_dir, "preference")
+    assert row["problem_id"] == "dozen"
+    assert _sample_index(run_dir, row["rejected_sample_key"]) == 1

@@ -15,7 +15,7 @@ from scripted_teacher import ScriptedTeacher, make_sample, run_config
 
 from factory.config import ProblemsConfig
 from factory.errors import FactoryError
-from factory.ledger import KeySet, _NumberSet
+from factory.ledger import IdSet, KeySet, _NumberSet
 from factory.problem_table import ProblemTable
 from factory.problems import Quarantine
 from factory.records import (
@@ -60,6 +60,22 @@ def test_a_key_set_answers_for_the_keys_as_written():
     held.update(keys)  # the same keys again: still three
     assert len(held) == 3
     assert 0 not in held  # not a key at all
+
+
+def test_a_number_set_behaves_as_a_set_across_merges(monkeypatch):
+    monkeypatch.setattr(_NumberSet, "_MERGE_EVERY", 2)
+    ids = IdSet(["a", "b", "c"])  # a and b merged into the arrays, c recent
+    ids.add("a")  # already merged: not held twice
+    assert len(ids) == 3
+    ids.discard("a")
+    assert "a" not in ids and len(ids) == 2
+    ids.add("a")
+    assert "a" in ids and len(ids) == 3
+    ids.update(["d", "e", "f"])  # merges again, with a removed and re-added number among the arrays
+    assert all(name in ids for name in "abcdef") and "g" not in ids and len(ids) == 6
+    ids.discard("c")
+    ids.discard("c")
+    assert "c" not in ids and len(ids) == 5
 
 
 def test_records_are_written_as_dataclasses_asdict_wrote_them():
