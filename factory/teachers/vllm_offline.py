@@ -87,12 +87,13 @@ class VLLMEngine:
         log(f"vLLM ready in {time.monotonic() - started:.0f} s")
         self._ids: dict[str, str] = {}  # vLLM's request id → the owner's, for the requests in the engine
         self._stop_watching = threading.Event()
-        threading.Thread(
+        self._watcher = threading.Thread(
             target=_wake_on_engine_death,
             args=(getattr(self._llm.llm_engine, "engine_core", None), self._stop_watching),
             name="factory-engine-watch",
             daemon=True,
-        ).start()
+        )
+        self._watcher.start()
 
     def add(self, requests: list[EngineRequest]) -> None:
         if not requests:
@@ -145,7 +146,11 @@ class VLLMEngine:
                 self._llm.llm_engine.abort_request(ids)
 
     def close(self) -> None:
+        # The watcher holds the engine's client: until it has ended, dropping the engine here frees nothing,
+        # and vLLM's exit handler then shuts the engine down after the summary, with warnings on the
+        # terminal ("force killing remaining process EngineCore").
         self._stop_watching.set()
+        self._watcher.join(timeout=5)
         llm, self._llm = self._llm, None
         del llm
 
