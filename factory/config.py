@@ -85,7 +85,9 @@ class RayConfig:
 
     address: str | None = None  # `auto`, `ray://head:10001` or `head:6379`; none starts a local cluster
     replicas: int = 1
-    num_gpus: float | None = None  # per replica; none: its tensor_parallel_size on a cluster with GPUs, else 0
+    num_gpus: float | None = (
+        None  # per replica; none: its tensor_parallel_size on a cluster with GPUs, else 0
+    )
     num_cpus: float = 1.0  # per replica; on a CPU-only replica, also its engine's threads
     tensor_parallel_size: int = 1
     # A replica that dies (its actor, its node) is started again this many times before the run goes on

@@ -200,11 +200,7 @@ class Summary:
                 for name, counts in self.teachers.items()
                 if len(self.teachers) > 1
             ),
-            *(
-                [f"faults     {_counts(self.faults)}"]
-                if self.faults
-                else []
-            ),
+            *([f"faults     {_counts(self.faults)}"] if self.faults else []),
             *(
                 [
                     (

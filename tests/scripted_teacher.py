@@ -122,7 +122,9 @@ class ScriptedReplica:
             return []
         time.sleep(self._step_s)
         request_id, _, fields = self._held.pop(0)
-        draws = tuple((f"replica {self._pid} says \\boxed{{{index}}}", "stop", 5) for index in range(fields["n"]))
+        draws = tuple(
+            (f"replica {self._pid} says \\boxed{{{index}}}", "stop", 5) for index in range(fields["n"])
+        )
         return [Completion(request_id, 20, draws)]
 
     def abort(self) -> None:

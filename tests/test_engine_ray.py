@@ -76,7 +76,9 @@ def test_a_run_moved_from_offline_vllm_to_two_ray_replicas_keeps_its_samples(tmp
     assert any(line.startswith("ray: 2 replica(s) ready") for line in lines), lines
 
 
-def test_a_replica_killed_mid_run_is_started_again_and_nothing_is_lost_or_made_twice(tmp_path, embedded_model):
+def test_a_replica_killed_mid_run_is_started_again_and_nothing_is_lost_or_made_twice(
+    tmp_path, embedded_model
+):
     # Two requests in each replica at a time: most finish at the same step (max_tokens), and a replica
     # topped up after each call holds requests when it is killed.
     config = load_config(RunConfig, write_config(tmp_path, "ray", n=2, max_restarts=1, window=2))
@@ -93,5 +95,8 @@ def test_a_replica_killed_mid_run_is_started_again_and_nothing_is_lost_or_made_t
     assert summary.generated_now == PROBLEMS * 2
     assert summary.faults["replica_lost"] == 1 and summary.faults["replica_restarted"] == 1
     # it held requests when it was killed, and maybe more sent before its loss was seen
-    assert summary.faults["requests_asked_again"] >= killing[0].killed[0] >= 1, (summary.faults, killing[0].killed)
+    assert summary.faults["requests_asked_again"] >= killing[0].killed[0] >= 1, (
+        summary.faults,
+        killing[0].killed,
+    )
     assert any("replica 0 was lost" in line and "starting it again (1 of 1)" in line for line in lines), lines

@@ -38,7 +38,9 @@ def cluster():
 
 def ray_config(tmp_path: Path, n: int = 2, problems: list[Problem] = PROBLEMS, **ray_settings) -> RunConfig:
     path = tmp_path / "problems.jsonl"
-    path.write_text("".join(json.dumps({"id": p.id, "problem": p.problem, "answer": p.answer}) + "\n" for p in problems))
+    path.write_text(
+        "".join(json.dumps({"id": p.id, "problem": p.problem, "answer": p.answer}) + "\n" for p in problems)
+    )
     return build(
         RunConfig,
         {
@@ -99,7 +101,9 @@ def test_a_replica_killed_mid_run_loses_nothing_and_makes_nothing_twice(tmp_path
     assert summary.faults["replica_restarted"] == 1
     assert summary.faults["requests_asked_again"] >= 1  # it held requests when it was killed
     lost = [line for line in lines if "replica 0 was lost" in line]
-    assert len(lost) == 1 and "killed by `ray.kill`" in lost[0] and "starting it again (1 of 3)" in lost[0], lines
+    assert len(lost) == 1 and "killed by `ray.kill`" in lost[0] and "starting it again (1 of 3)" in lost[0], (
+        lines
+    )
     assert summary.problems_dropped == {} and summary.failed_problems == 0
 
 
@@ -147,5 +151,7 @@ def test_a_run_moved_from_another_backend_keeps_its_samples(tmp_path):
 
 def test_too_few_resources_is_one_line_not_a_hang(tmp_path):
     config = ray_config(tmp_path, replicas=1, num_gpus=1, start_timeout_s=2)
-    with pytest.raises(FactoryError, match=r"did not start within 2 s; each asks for 1 GPU .* the cluster has 0 GPU"):
+    with pytest.raises(
+        FactoryError, match=r"did not start within 2 s; each asks for 1 GPU .* the cluster has 0 GPU"
+    ):
         RayTeacher(config.teacher, config.sampling, lambda line: None, replica=ScriptedReplica)

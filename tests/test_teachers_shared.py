@@ -14,7 +14,7 @@ import pytest
 from factory.config import SamplingConfig, TeacherConfig
 from factory.prompts import load_template
 from factory.records import Problem, Sample
-from factory.teachers import FixedRequests, SampleContext, SampleRequest, sampling_fields, sampling_record
+from factory.teachers import SampleContext, SampleRequest, sampling_fields, sampling_record
 from factory.teachers.http import HTTPTeacher
 
 TEMPLATE = load_template("boxed_cot")

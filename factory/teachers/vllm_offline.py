@@ -207,7 +207,9 @@ class Window:
                 completion_tokens=tokens,
                 latency_s=latency,
             )
-            for index, (text, finish_reason, tokens) in zip(held.request.indices, completion.draws, strict=True)
+            for index, (text, finish_reason, tokens) in zip(
+                held.request.indices, completion.draws, strict=True
+            )
         ]
 
     def clear(self) -> list[SampleRequest]:
