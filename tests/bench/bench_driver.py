@@ -36,15 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The measured process: argv = config path, profile output path or "".
-DRIVER = r"""
-import cProfile, json, resource, sys, threading, time
-import psutil
-sys.path.insert(0, "tests")
+# The teacher of the measured processes (here and in bench_memory.py --scripted), as source: it runs in
+# whichever checkout `--against` names, whose tests/ may not have it.
+INSTANT_TEACHER = r"""
 from scripted_teacher import TEACHER_MODEL
-from factory.config import RunConfig, load_config
-import factory.run
-from factory.run import run
 from factory.teachers import SampleContext, sampling_record
 
 class InstantTeacher:
@@ -63,7 +58,20 @@ class InstantTeacher:
 
     def close(self):
         pass
+"""
 
+# The measured process: argv = config path, profile output path or "".
+DRIVER = (
+    r"""
+import cProfile, json, resource, sys, threading, time
+import psutil
+sys.path.insert(0, "tests")
+from factory.config import RunConfig, load_config
+import factory.run
+from factory.run import run
+"""
+    + INSTANT_TEACHER
+    + r"""
 config_path, profile_path = sys.argv[1], sys.argv[2]
 marks = {"rss_before_package_mib": 0.0, "package_s": 0.0}
 packaging = factory.run.package
@@ -113,6 +121,7 @@ print(json.dumps({
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **marks,
 }))
 """
+)
 
 
 def write_problems(path: Path, count: int) -> None:

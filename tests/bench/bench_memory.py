@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_driver import INSTANT_TEACHER
 from vllm_server import SERVED_NAME, free_port, start_server, stop_server
 
 from factory.config import RunConfig, load_config
@@ -57,30 +58,20 @@ sys.exit(code)
 """
 
 
-SCRIPTED_RUN = """
+SCRIPTED_RUN = (
+    """
 import resource, sys
 sys.path.insert(0, "tests")
-from scripted_teacher import TEACHER_MODEL, make_sample
 from factory.config import RunConfig, load_config
 from factory.run import run
-
-class Correct:
-    backend, model = "scripted", TEACHER_MODEL
-
-    def stream(self, source, template, sampling):
-        while (request := source.poll(block=True)) is not None:
-            problem = request.problem
-            text = (f"We add the two numbers column by column, carrying where needed: {problem.problem[8:-1]}."
-                    f"\\nSo the answer is $\\\\boxed{{{problem.answer}}}$.")
-            yield [make_sample(problem, index, text) for index in request.indices]
-
-    def close(self):
-        pass
-
+"""
+    + INSTANT_TEACHER
+    + """
 if __name__ == "__main__":
-    run(load_config(RunConfig, sys.argv[1]), lambda line: None, start_teacher=Correct)
+    run(load_config(RunConfig, sys.argv[1]), lambda line: None, start_teacher=InstantTeacher)
     print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 """
+)
 
 
 def write_problems(path: Path, count: int, seed: int | None = None) -> None:
