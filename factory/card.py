@@ -12,12 +12,14 @@ manifest written beside it.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from factory.storage import atomic_open
+from factory.storage import write_text
 
 DATASET_CONFIGS = ("train", "preference", "rejected")
 CONFIG_COPY = "factory-config.yaml"  # the run's config beside the card: what `reproduce` runs
@@ -33,16 +35,65 @@ _SAMPLE_CHARS = 400  # a sample row's long strings are cut to this in the card
 
 
 def write_card(shards_dir: Path, manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> Path:
-    """Write `shards_dir/README.md` from the manifest, with a train row (`card_sample`) as the sample."""
+    """Write `shards_dir/README.md` from the manifest, with a train row (`card_sample`) as the sample, and
+    the manifest's config (paths made `publishable`) as `factory-config.yaml`."""
+    write_text(shards_dir / CONFIG_COPY, yaml.safe_dump(manifest["config"], sort_keys=False))
     path = shards_dir / "README.md"
-    shards_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path) as handle:
-        handle.write(card_text(manifest, sample_row))
+    write_text(path, card_text(manifest, sample_row))
     return path
+
+
+# The keys whose values name a file or folder of the machine that made the run (a model or tokenizer may be
+# a local folder, an engine setting a download folder).
+PATH_KEYS = frozenset(
+    {"run_dir", "paths", "path", "template", "chat_template", "model", "tokenizer", "download_dir"}
+)
+
+
+def publishable(value: Any, key: str | None = None) -> Any:
+    """`value` (the manifest, a config as a dict) with every path under `PATH_KEYS` made `portable_path`."""
+    if isinstance(value, dict):
+        return {name: publishable(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [publishable(item, key) for item in value]
+    if key in PATH_KEYS and isinstance(value, str):
+        return portable_path(value)
+    return value
+
+
+def reproduce_command(run_dir: str) -> str:
+    """The command that makes the run in `run_dir` again, shell-quoted, from the folder it was started from.
+    Into a folder of its own: the config's run_dir is this run's, where the same command would find every
+    sample made and draw nothing."""
+    folder = portable_path(run_dir)
+    config = str(Path(folder) / "shards" / CONFIG_COPY)
+    return shlex.join(["factory", "run", config, "--set", f"run_dir={folder}-reproduced"])
+
+
+def portable_path(path: str) -> str:
+    """`path` as a published file may show it: relative to the folder the run was started from (where the
+    config's relative paths point) when inside it, else its name alone; a name (`boxed_cot`, a model id)
+    stays as it is. An absolute path would show the author's folders, and works on no other machine.
+
+    >>> portable_path("data/gsm8k.jsonl"), portable_path("/home/me/evals/aime.jsonl")
+    ('data/gsm8k.jsonl', 'aime.jsonl')
+    """
+    if not path:
+        return path
+    absolute = Path(os.path.abspath(path))
+    here = Path.cwd()
+    # From the root (or a folder above the user's) every path would be "inside", with all of its folders.
+    if len(here.parts) > 2 and absolute.is_relative_to(here):
+        return str(absolute.relative_to(here))
+    return absolute.name
 
 
 def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> str:
     configs = manifest["configs"]
+    # With no file at all, a `train` config of none: a folder without configs is read by `load_dataset` as
+    # its data files, which are then manifest.json alone (a dataset of one row). Declared, it stops with
+    # `DataFilesNotFoundError`.
+    declared = configs or {"train": []}
     header = {
         "configs": [
             {
@@ -52,7 +103,7 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
                 # list, and the names change when the contents do.
                 "data_files": [{"split": "train", "path": files}],
             }
-            for name, files in configs.items()
+            for name, files in declared.items()
         ],
         # Left for you: the corpus's terms depend on your problems and on the teacher's licence (below).
         "license": "unknown",
@@ -77,6 +128,16 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
             f"factory {manifest['packages'].get('factory', '')} on {manifest['created']}."
         ),
         "",
+        *(
+            [
+                f"**Incomplete:** {counts['failed_problems']} of {counts['problems']} problems are missing: "
+                "their requests failed after their retries (the run folder's `failed.jsonl` lists them), and "
+                "the same `factory run` command asks for them again.",
+                "",
+            ]
+            if counts["failed_problems"]
+            else []
+        ),
         "## Load",
         "",
         "```python",
@@ -95,10 +156,10 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         "```",
         "",
         # Without a train config no config is the default: `load_dataset` then asks for one by name.
-        *([] if "train" in configs else ["No trace was kept, so this folder has no `train` config.", ""]),
+        *([] if "train" in configs else [_without_train(configs), ""]),
         "| config | files | what it holds |",
         "|---|---|---|",
-        *(f"| `{name}` | {len(files)} | {_WHAT[name]} |" for name, files in configs.items()),
+        *(f"| `{name}` | {len(files)} | {_WHAT[name]} |" for name, files in declared.items()),
         "",
         "## Counts",
         "",
@@ -113,6 +174,7 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         f"| kept (train rows) | {counts['kept']} |",
         f"| preference pairs | {counts['preference_pairs']} |",
         f"| rejected rows | {counts['rejected_rows']} |",
+        f"| problems missing (requests failed) | {counts['failed_problems']} |",
         "",
         "## Source",
         "",
@@ -157,7 +219,7 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         "## Reproduce",
         "",
         "```bash",
-        manifest["reproduce"],
+        manifest["reproduce"],  # shell-quoted where it is made
         "```",
         "",
         (
@@ -167,6 +229,20 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         "",
     ]
     return "\n".join(lines)
+
+
+def _without_train(configs: dict[str, list[str]]) -> str:
+    if configs:
+        return "No trace was kept, so this folder has no `train` config."
+    return (
+        "No trace was kept and no other config was asked for: this folder holds no rows, and "
+        "`load_dataset` on it stops with `DataFilesNotFoundError`."
+    )
+
+
+def _cell(value: Any) -> str:
+    """`value` fit for a cell of a Markdown table: a `|` would end the cell, a line break the table."""
+    return " ".join(str(value).replace("|", "\\|").splitlines())
 
 
 def _total(nested: dict[str, dict[str, int]]) -> int:
@@ -186,7 +262,9 @@ def _unit_row(unit: dict[str, Any], counts: dict[str, Any]) -> str:
             **{f"{r} (problems)": n for r, n in counts["problems_left_out"].get(unit["unit"], {}).items()},
         }
     drops = ", ".join(f"{reason} {count}" for reason, count in dropped.items()) or "0"
-    return f"| `{unit['unit']}` | {unit['stage']} | {parameters or '—'} | {drops} |"
+    return (
+        f"| `{_cell(unit['unit'])}` | {_cell(unit['stage'])} | {_cell(parameters or '—')} | {_cell(drops)} |"
+    )
 
 
 def _short(value: Any) -> str:
@@ -215,7 +293,7 @@ def _decontamination(report: dict[str, Any] | None) -> list[str]:
     for item in report["sets"]:
         hits = report["traces_dropped"].get(item["path"], 0)
         lines.append(
-            f"| `{item['path']}` | `{item['field']}` | {item['items']} | `{item['sha256']}` | {hits} |"
+            f"| `{_cell(item['path'])}` | `{_cell(item['field'])}` | {item['items']} | `{item['sha256']}` | {hits} |"
         )
     return lines
 

@@ -2,7 +2,8 @@
 
 A user mistake prints one `error:` line and exits 1 (paths are checked by the library rather than by click,
 whose usage errors take several lines); Ctrl-C (SIGINT) and SIGTERM keep what finished, say
-how to go on and exit 130 and 143.
+how to go on and exit 130 and 143. `factory run` exits 3 when it finished with problems whose requests
+failed after their retries (`factory.errors.INCOMPLETE_EXIT`): the corpus is incomplete.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from factory import terminal
-from factory.errors import FactoryError
+from factory.errors import INCOMPLETE_EXIT, FactoryError
 from filters.extract import EXTRACTION_MODES
 
 OVERRIDE_HELP = "Override a config value, e.g. --set sampling.n=8 (repeatable)."
@@ -27,6 +28,11 @@ VERBOSE_HELP = "Show what engines and libraries print on the terminal too [defau
 
 def _log(message: str) -> None:
     terminal.echo(message)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """What a command prints: config values, ids and servers' texts in it are shown, not obeyed."""
+    click.echo(terminal.printable(text), err=err)
 
 
 def _quiet_unless(verbose: bool, folder: str, title: str) -> contextlib.AbstractContextManager[Any]:
@@ -51,7 +57,7 @@ def _guarded(work: Callable[[], Any]) -> Any:
     try:
         return work()
     except FactoryError as error:
-        click.echo(f"error: {error}", err=True)
+        _echo(f"error: {error}", err=True)
         sys.exit(1)
     except KeyboardInterrupt as interrupt:
         stopped_by = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
@@ -78,13 +84,22 @@ def run(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
     Running the same command again reuses every finished sample.
     """
     from factory.config import RunConfig, load_config
+    from factory.run import check_run_dir
     from factory.run import run as run_pipeline
 
     def work() -> None:
         config = load_config(RunConfig, config_path, overrides)
+        check_run_dir(Path(config.run_dir))  # before its logs are written into it
         with _quiet_unless(verbose, config.run_dir, f"factory run {config_path}"):
             summary = run_pipeline(config, _log)
-        click.echo("\n".join(summary.lines()))
+        _echo("\n".join(summary.lines()))
+        if summary.failed_problems:
+            _echo(
+                f"incomplete: {summary.failed_problems} of {summary.problems} problems failed after their "
+                "retries and are missing from the shards; run the same command again to ask for them",
+                err=True,
+            )
+            sys.exit(INCOMPLETE_EXIT)
 
     _guarded(work)
 
@@ -116,7 +131,7 @@ def eval_(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
         config = load_config(EvalConfig, config_path, overrides)
         with _quiet_unless(verbose, config.eval_dir, f"factory eval {config_path}"):
             results = evaluate(config, _log)
-        click.echo("\n".join(lines(results)))
+        _echo("\n".join(lines(results)))
 
     _guarded(work)
 
@@ -127,7 +142,7 @@ def compare(eval_dirs: tuple[str, ...]) -> None:
     """Evals of the same problems side by side, with paired differences and their intervals."""
     from factory.eval import compare_lines
 
-    _guarded(lambda: click.echo("\n".join(compare_lines(eval_dirs))))
+    _guarded(lambda: _echo("\n".join(compare_lines(eval_dirs))))
 
 
 @main.command()
@@ -193,7 +208,7 @@ def verify(
             workers=workers,
             format=format_,
         )
-        click.echo("\n".join([*summary.lines(), f"verdicts   {target}"]))
+        _echo("\n".join([*summary.lines(), f"verdicts   {target}"]))
 
     _guarded(work)
 
@@ -213,7 +228,7 @@ def report(run_dir: str, eval_dirs: tuple[str, ...], out: str | None) -> None:
 
     def work() -> None:
         written = write_report(Path(run_dir), [Path(path) for path in eval_dirs], Path(out) if out else None)
-        click.echo(f"report     {written}")
+        _echo(f"report     {written}")
 
     _guarded(work)
 

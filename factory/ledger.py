@@ -11,16 +11,20 @@ verdicts against a gold that has changed are removed here, so that what follows 
 from __future__ import annotations
 
 import hashlib
-import shutil
+import json
+import os
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from factory import terminal
 from factory.errors import FactoryError
 from factory.judge import JUDGE_ERROR
 from factory.records import (
+    FieldError,
+    Message,
     Problem,
     ProblemCuration,
     ProblemVote,
@@ -28,11 +32,24 @@ from factory.records import (
     RecordError,
     Sample,
     SampleVerdict,
+    sample_key,
 )
-from factory.storage import StageMarkers, drop_torn_tail, numbered_rows, read_journal, write_jsonl
+from factory.storage import (
+    Journal,
+    StageMarkers,
+    disk_full,
+    drop_torn_tail,
+    numbered_rows,
+    read_journal,
+    write_jsonl,
+)
 
 PART_GLOB = "part-*.jsonl"
 NO_GOLD = ""  # a problem that came without an answer: its gold is its samples' majority answer
+# The samples of problems edited since they were drawn: kept (the teacher's work was paid for), never used.
+STALE_SAMPLES = "stale_samples"
+# Each problem's prompt today, by id (None for a problem not in this run).
+Asked = Callable[[str], list[Message] | None]
 
 R = TypeVar("R", bound=Record)
 
@@ -78,22 +95,89 @@ def read_records(folder: Path) -> Iterator[dict[str, Any]]:
         yield from read_journal(part)
 
 
-def read_typed(folder: Path, record: type[R]) -> Iterator[R]:
-    """Every record in the journals of `folder`, oldest part first (see `_rows_of`)."""
+def read_typed(folder: Path, record: type[R], aside: SetAside | None = None) -> Iterator[R]:
+    """Every record in the journals of `folder`, oldest part first (see `_rows_of`). With `aside`, the
+    sample lines it takes are moved to `folder/QUARANTINE` once all are read, as `SetAside.move` says."""
     for part in sorted(folder.glob(PART_GLOB)):
-        for _, typed in _rows_of(part, record):
+        for _, typed in _rows_of(part, record, aside):
             yield typed
+    if aside:
+        aside.move(folder)
 
 
-def _rows_of(part: Path, record: type[R]) -> Iterator[tuple[dict[str, Any], R]]:
+def _rows_of(
+    part: Path, record: type[R], aside: SetAside | None = None
+) -> Iterator[tuple[dict[str, Any], R]]:
     """(line, record) for each complete line of the journal `part`; a line that is no `record` this
-    factory reads (another factory version wrote it) stops with one line naming the file and line."""
+    factory reads (another factory version wrote it) stops with one line naming the file and line. So does
+    a line with a value no record may hold (`FieldError`), unless `aside` takes it: it is then passed over."""
     for number, row in numbered_rows(part):
         try:
             typed = record.from_dict(row)
         except RecordError as error:
-            raise FactoryError(f"{part}:{number}: {error}") from None
+            if aside is None or not isinstance(error, FieldError):
+                raise FactoryError(f"{part}:{number}: {error}") from None
+            aside.add(part, number, str(error), row)
+            continue
         yield row, typed
+
+
+# Beside the journals of a folder: lines set aside (`SetAside`), never read as records.
+QUARANTINE = "quarantine.jsonl"
+
+
+class SetAside:
+    """Sample lines holding a value no sample may (an object as the reasoning, a count over 2^53): an older
+    factory journaled such answers, and every later run died on them, since a sample on disk is never asked
+    again. `read_typed` passes them over; `move` takes them out of the journals, so that their draws are
+    made again. `samples` (key → problem id) is what was made from them (verdicts, curations), for the
+    reader to drop."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, str] = {}
+        self._lines: list[tuple[Path, int, str, Any]] = []  # (journal, line number, reason, row)
+
+    def __bool__(self) -> bool:
+        return bool(self._lines)
+
+    def add(self, part: Path, number: int, reason: str, row: dict[str, Any]) -> None:
+        self._lines.append((part, number, reason, row))
+        problem = row["problem_id"]  # a FieldError comes after every field was found
+        try:
+            key = sample_key(
+                problem,
+                row["messages"],
+                row["prompt_hash"],
+                row["teacher_model"],
+                row["sampling"],
+                row["sample_index"],
+            )
+        except (AttributeError, TypeError):  # values no sample was ever made with: nothing was made from it
+            return
+        if isinstance(problem, str):
+            self.samples[key] = problem
+
+    def move(self, folder: Path) -> None:
+        """Append the lines, with where each was and why, to `folder/QUARANTINE`, then rewrite their journals
+        without them, and say so in one line. In that order: a crash in between leaves a line in both
+        places, and the next read moves it again."""
+        quarantine = folder / QUARANTINE
+        with disk_full(quarantine), quarantine.open("a", encoding="utf-8") as handle:
+            for part, number, reason, row in self._lines:
+                line = {"where": f"{part}:{number}", "reason": reason, "row": row}
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        for part in dict.fromkeys(part for part, *_ in self._lines):
+            moved = {number for at, number, *_ in self._lines if at == part}
+            write_jsonl(part, (row for number, row in numbered_rows(part) if number not in moved))
+        count = len(self._lines)
+        part, number, reason, _ = self._lines[0]
+        terminal.echo(
+            f"set aside {count} sample {'line' if count == 1 else 'lines'} with a value no sample may hold "
+            f"({'first: ' if count > 1 else ''}{part.name}:{number}: {reason}) in {quarantine}; "
+            f"{'its draw is' if count == 1 else 'their draws are'} made again"
+        )
 
 
 def read_keyed_samples(samples_dir: Path) -> Iterator[tuple[str, Sample]]:
@@ -244,12 +328,17 @@ class Ledger:
     curated: IdSet = field(default_factory=IdSet)  # problems curated under this curate config
     catch_up: set[str] = field(default_factory=set)  # problems with samples on disk, not curated yet
     passing: Counter[str] = field(default_factory=Counter)  # adaptive: problem id → traces that pass so far
+    changed: set[str] = field(default_factory=set)  # problems edited since their samples were drawn
 
     @classmethod
-    def read(cls, run_dir: Path, verify_inputs: str, curate_inputs: str, scope: Scope) -> Ledger:
+    def read(
+        cls, run_dir: Path, verify_inputs: str, curate_inputs: str, scope: Scope, asked: Asked
+    ) -> Ledger:
         """Read the run folder, first removing what the configs no longer make: verdicts of another verify
         config (and all curation with them), curation of another curate config, verdicts against a gold
-        that has changed or that the model judge could not give (and the curation of their problems)."""
+        that has changed or that the model judge could not give (and the curation of their problems).
+        Samples asked with another prompt than `asked` gives their problem today (its text was edited) are
+        set aside in `STALE_SAMPLES/`, with their verdicts, votes and curation: the problem is drawn again."""
         ledger = cls()
         samples_dir, verdicts_dir, curated_dir = (
             run_dir / name for name in ("samples", "verdicts", "curated")
@@ -257,10 +346,10 @@ class Ledger:
         markers = StageMarkers(run_dir)
         if not markers.is_done("verdicts", verify_inputs):
             for folder in (verdicts_dir, run_dir / "votes", curated_dir):
-                shutil.rmtree(folder, ignore_errors=True)
+                _remove_journals(folder)
             markers.mark_done("verdicts", verify_inputs)
         if not markers.is_done("curated", curate_inputs):
-            shutil.rmtree(curated_dir, ignore_errors=True)
+            _remove_journals(curated_dir)
             markers.mark_done("curated", curate_inputs)
         for folder in (samples_dir, verdicts_dir, run_dir / "votes", curated_dir):
             for part in folder.glob(PART_GLOB):
@@ -280,10 +369,17 @@ class Ledger:
             )
             (stale if made_against_another_gold else ledger.curated).add(curation.problem_id)
         ledger.judged = KeySet(verdict.sample_key for verdict in read_verdicts(verdicts_dir, scope))
-        for sample in read_typed(samples_dir, Sample):
+        prompt = _LastPrompt(asked)
+        outdated: dict[str, str] = {}  # sample key → its problem, for samples of an edited problem
+        aside = SetAside()  # lines no sample may hold, which an older factory journaled
+        for sample in read_typed(samples_dir, Sample, aside):
             key = sample.key()
-            if key in ledger.done:
+            if key in ledger.done or key in outdated:
                 continue  # each key once (`read_keyed_samples`), without a second set of a million keys
+            today = prompt.of(sample.problem_id)
+            if today is not None and sample.messages != today:
+                outdated[key] = sample.problem_id
+                continue
             ledger.done.add(key)
             if not scope.uses(sample.problem_id, sample.sample_index):
                 continue
@@ -294,7 +390,52 @@ class Ledger:
                 ledger.catch_up.add(sample.problem_id)
         if stale:  # each problem has one curation line: the next is written when it is curated again
             _drop_lines(curated_dir, ProblemCuration, lambda curation: curation.problem_id in stale)
+        if outdated or aside:
+            _set_aside(run_dir, outdated | aside.samples)
+            # Read again: the problems' current samples, if any, are caught up now their curation is gone.
+            again = cls.read(run_dir, verify_inputs, curate_inputs, scope, asked)
+            again.changed = set(outdated.values())
+            return again
         return ledger
+
+
+class _LastPrompt:
+    """`asked`, remembering the last problem's answer: a journal holds a problem's draws side by side."""
+
+    def __init__(self, asked: Asked) -> None:
+        self._asked = asked
+        self._last: tuple[str, list[Message] | None] | None = None
+
+    def of(self, problem_id: str) -> list[Message] | None:
+        if self._last is None or self._last[0] != problem_id:
+            self._last = (problem_id, self._asked(problem_id))
+        return self._last[1]
+
+
+def _remove_journals(folder: Path) -> None:
+    """The journals in `folder`, and nothing else a user may have put there."""
+    for part in folder.glob(PART_GLOB):
+        part.unlink()
+
+
+def _set_aside(run_dir: Path, outdated: dict[str, str]) -> None:
+    """Move the samples `outdated` (key → problem) out of the journals into `STALE_SAMPLES`, and drop their
+    verdicts and their problems' votes and curations. Appended there (and synced) before the journals are
+    rewritten: a crash in between leaves a sample in both places, and the next invocation moves it again."""
+    samples_dir, aside_dir = run_dir / "samples", run_dir / STALE_SAMPLES
+    aside = Journal(aside_dir / f"part-{next_part(aside_dir):05d}.jsonl")
+    try:
+        for part in sorted(samples_dir.glob(PART_GLOB)):
+            rows = [row for row, sample in _rows_of(part, Sample) if sample.key() in outdated]
+            if rows:
+                aside.append(rows)
+    finally:
+        aside.close()
+    _drop_lines(samples_dir, Sample, lambda sample: sample.key() in outdated)
+    _drop_lines(run_dir / "verdicts", SampleVerdict, lambda verdict: verdict.sample_key in outdated)
+    problems = set(outdated.values())
+    _drop_lines(run_dir / "votes", ProblemVote, lambda vote: vote.problem_id in problems)
+    _drop_lines(run_dir / "curated", ProblemCuration, lambda curation: curation.problem_id in problems)
 
 
 def _drop_lines(folder: Path, record: type[R], redo: Callable[[R], bool]) -> set[str]:

@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import random
+import re
 import sqlite3
 from array import array
 from collections import Counter
@@ -34,7 +35,15 @@ from factory.errors import FactoryError
 from factory.ledger import read_typed
 from factory.problem_table import ProblemTable, sqlite_disk_full
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Record, Sample
-from factory.storage import StageMarkers, atomic_open, disk_full, fingerprint, write_json, write_jsonl
+from factory.storage import (
+    StageMarkers,
+    atomic_open,
+    creating,
+    disk_full,
+    fingerprint,
+    write_json,
+    write_jsonl,
+)
 from filters.curation import VERIFIER_UNIT
 from filters.dedup import DuplicateFinder
 from filters.selectors import fair_quotas
@@ -70,6 +79,15 @@ SCHEMA = pa.schema(
         ("sample_key", pa.string()),
     ]
 )
+
+
+# `ShardWriter`'s file names: `<config>-<number>[-<version>].parquet`.
+SHARD_NAME = re.compile(r"(train|preference|rejected)-\d{5}(-[0-9a-f]+)?\.parquet")
+
+
+def shard_files(shards_dir: Path) -> list[Path]:
+    """The shards in `shards_dir` this factory wrote, in name order; a user's own files there are not."""
+    return sorted(path for path in shards_dir.glob("*.parquet") if SHARD_NAME.fullmatch(path.name))
 
 
 def to_row(sample: Sample, kept: KeptTrace, problem: Problem, curation: ProblemCuration) -> dict[str, Any]:
@@ -228,7 +246,8 @@ class ShardWriter:
             with contextlib.suppress(OSError):
                 self._writer.close()
             self._writer = None
-        self._temporary().unlink(missing_ok=True)
+        with contextlib.suppress(NotADirectoryError):  # a file where the folder goes: `creating` said so
+            self._temporary().unlink(missing_ok=True)
 
     def add(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
@@ -263,10 +282,11 @@ class ShardWriter:
         table = pa.concat_tables(self._group)
         with disk_full(self._path()):
             if self._writer is None:
-                self._dir.mkdir(parents=True, exist_ok=True)
-                self._writer = pq.ParquetWriter(
-                    self._temporary(), self._schema, compression=self._compression
-                )
+                with creating(self._path()):
+                    self._dir.mkdir(parents=True, exist_ok=True)
+                    self._writer = pq.ParquetWriter(
+                        self._temporary(), self._schema, compression=self._compression
+                    )
             self._writer.write_table(table, row_group_size=table.num_rows)
         self._shard_bytes += self._group_bytes
         self._group, self._group_bytes = [], 0
@@ -408,9 +428,9 @@ def package(
     packaging is simply redone by the next invocation."""
     curated_dir = run_dir / "curated"
     parts = [(path.name, path.stat().st_size) for path in sorted(curated_dir.glob("part-*.jsonl"))]
-    # The input order, not just the set: it decides which duplicate stays and where the budget's extra
-    # rows go.
-    inputs = fingerprint(inputs, dataclasses.asdict(config), budget, parts, problems.order_hash())
+    # The problems as rows carry them, in input order: the order decides which duplicate stays and where
+    # the budget's extra rows go.
+    inputs = fingerprint(inputs, dataclasses.asdict(config), budget, parts, problems.content_hash())
     markers = StageMarkers(run_dir)
     tally_path = run_dir / "stages" / TALLY_FILE
     # The files made are part of the marker: one removed or renamed since (by hand) is made again.
@@ -771,7 +791,7 @@ def _write_shards(
 ) -> None:
     """One pass over the samples writes the rows of each config; a preference pair waits for both texts."""
     shards_dir = run_dir / "shards"
-    before = set(shards_dir.glob("*.parquet"))
+    before = set(shard_files(shards_dir))
     database = problems.database
 
     def writer(prefix: str, schema: pa.Schema) -> ShardWriter:
@@ -847,7 +867,7 @@ def _write_shards(
 
 def _outputs(run_dir: Path) -> list[tuple[str, int]]:
     paths = [
-        *sorted((run_dir / "shards").glob("*.parquet")),
+        *shard_files(run_dir / "shards"),
         run_dir / "excluded.jsonl",
         run_dir / "problem_stats.jsonl",
         run_dir / "stages" / TALLY_FILE,

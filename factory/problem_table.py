@@ -170,6 +170,11 @@ class ProblemTable:
             ).fetchone()
         return row[0] if row is not None else None
 
+    def text(self, problem_id: str) -> str | None:
+        with self._lock:
+            row = self.database.execute("SELECT problem FROM problems WHERE id = ?", (problem_id,)).fetchone()
+        return row[0] if row is not None else None
+
     def answer(self, problem_id: str) -> str | None:
         with self._lock:
             row = self.database.execute("SELECT answer FROM problems WHERE id = ?", (problem_id,)).fetchone()
@@ -179,12 +184,25 @@ class ProblemTable:
         with self._lock:
             return int(self.database.execute("SELECT count(*) FROM problems WHERE answer = ''").fetchone()[0])
 
-    def order_hash(self) -> str:
-        """A hash of the problem ids in input order: what packaging's order depends on."""
+    def content_hash(self) -> str:
+        """A hash of the problems in input order, with all that rows carry of them: packaging's order depends
+        on the ids, and a row holds its problem's text, gold and columns, which an edit changes."""
         digest = hashlib.sha256()
-        for _, problem_id in self.ids():
-            digest.update(problem_id.encode() + b"\0")
-        return digest.hexdigest()[:16]
+        after = 0
+        while True:
+            with self._lock:
+                rows = self.database.execute(
+                    "SELECT position, id, problem, answer, meta FROM problems"
+                    " WHERE position > ? ORDER BY position LIMIT ?",
+                    (after, _CHUNK * 10),
+                ).fetchall()
+            if not rows:
+                return digest.hexdigest()[:16]
+            for _, problem_id, text, answer, meta in rows:
+                for part in (problem_id, text, answer):
+                    digest.update(part.encode() + b"\0")
+                digest.update((meta or b"") + b"\0")
+            after = rows[-1][0]
 
     def ids(self) -> Iterator[tuple[int, str]]:
         """(position, id) in input order."""

@@ -28,6 +28,11 @@ class RecordError(ValueError):
     """A dict that is not a record this factory can read; the message says why and what to do."""
 
 
+class FieldError(RecordError):
+    """A record with the right fields, one of which holds a value of the wrong type or range: one bad
+    answer from a server, or a line edited by hand, rather than a folder of another factory version."""
+
+
 class Record:
     def to_dict(self) -> dict[str, Any]:
         """The record as one JSON line writes it. Its values are the record's own, not copies:
@@ -129,6 +134,13 @@ class Sample(Record):
     # dump and a hash (made five times a sample, it was the driver's largest cost after the journals').
     _key: str | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # Whether built from an engine's answer or read from a journal: a value of the wrong type was
+        # journaled, then broke the shards on every later run (an object as reasoning, a count over 2^63).
+        fault = _sample_fault(self)
+        if fault is not None:
+            raise FieldError(fault)
+
     def trace_text(self) -> str:
         """What the student learns to write: the separated reasoning, when the server split it off, first."""
         if self.reasoning:
@@ -146,6 +158,64 @@ class Sample(Record):
                 self.sample_index,
             )
         return self._key
+
+
+# No server counts past 2^53 tokens; JSON readers lose exactness there, and the shards' int64 columns
+# overflow at 2^63.
+MAX_COUNT = 2**53 - 1
+_UP_TO_MAX = "from 0 to 2^53 - 1"
+
+
+def _sample_fault(sample: Sample) -> str | None:
+    """The first of `sample`'s values that no sample may hold, said as "<field> must be ..., got ...".
+    Straight-line checks: a run reads every sample on disk at each start, and these take about 3 µs of the
+    20 that reading a sample's line takes here."""
+    value: Any  # whatever the line held, the annotations notwithstanding
+    for name, value in (
+        ("problem_id", sample.problem_id),
+        ("prompt_template", sample.prompt_template),
+        ("prompt_hash", sample.prompt_hash),
+        ("text", sample.text),
+        ("teacher_backend", sample.teacher_backend),
+        ("teacher_model", sample.teacher_model),
+    ):
+        if type(value) is not str:
+            return _must(name, "a string", value)
+    for name, value in (
+        ("prompt_text", sample.prompt_text),
+        ("reasoning", sample.reasoning),
+        ("finish_reason", sample.finish_reason),
+    ):
+        if value is not None and type(value) is not str:
+            return _must(name, "a string or null", value)
+    if not _is_count(sample.sample_index):
+        return _must("sample_index", f"an integer {_UP_TO_MAX}", sample.sample_index)
+    for name, value in (
+        ("prompt_tokens", sample.prompt_tokens),
+        ("completion_tokens", sample.completion_tokens),
+    ):
+        if value is not None and not _is_count(value):
+            return _must(name, f"an integer {_UP_TO_MAX} or null", value)
+    if type(sample.messages) is not list:
+        return _must("messages", "a list of objects of strings", sample.messages)
+    for message in sample.messages:  # keys are strings: JSON has no other kind, nor do our templates
+        if type(message) is not dict or any(type(value) is not str for value in message.values()):
+            return _must("messages", "a list of objects of strings", sample.messages)
+    if type(sample.sampling) is not dict:
+        return _must("sampling", "an object", sample.sampling)
+    latency = sample.latency_s
+    if type(latency) not in (int, float) or not 0 <= latency <= MAX_COUNT:  # NaN compares false
+        return _must("latency_s", f"a number of seconds {_UP_TO_MAX}", latency)
+    return None
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT  # not isinstance: True is an int
+
+
+def _must(name: str, kind: str, value: Any) -> str:
+    shown = repr(value)
+    return f"{name} must be {kind}, got {shown if len(shown) <= 80 else shown[:80] + '…'}"
 
 
 def sample_key(

@@ -15,18 +15,19 @@ import json
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factory.errors import FactoryError
 from factory.eval import RESULTS_FILE, Interval, load_results
 from factory.ledger import read_keyed_samples
 from factory.reject import teacher_name
-from factory.storage import atomic_open, read_journal
+from factory.storage import atomic_open
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -99,7 +100,37 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
         summary = f"not JSON ({error.msg}, line {error.lineno})"
     if not isinstance(summary, dict):
         raise FactoryError(f"{path}: {summary}; run factory run CONFIG again to rewrite it")
+    for key, value in summary.items():
+        if key in _SUMMARY_FIELDS and not _SUMMARY_FIELDS[key][1](value):
+            raise FactoryError(
+                f"{path}: {key} is not {_SUMMARY_FIELDS[key][0]} (got {json.dumps(value)[:60]}); "
+                "run factory run CONFIG again to rewrite it"
+            )
     return summary
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_counts(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and all(isinstance(inner, dict) and all(map(_is_number, inner.values())) for inner in value.values())
+    )
+
+
+# The fields of summary.json the page draws from, with what each must be.
+_SUMMARY_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **{
+        name: ("a number", _is_number)
+        for name in ("problems", "samples", "correct", "kept", "pass_rate", "wall_seconds")
+    },
+    **{
+        name: ("counts by name, then by reason or kind", _is_counts)
+        for name in ("dropped", "problems_dropped", "teachers")
+    },
+}
 
 
 def read_eval(eval_dir: Path) -> EvalResult:
@@ -136,15 +167,44 @@ def _require_plotly() -> None:
 
 def sample_lengths(run_dir: Path) -> Iterator[SampleLength]:
     """Every sample on disk, kept when its key is a row of the train shards."""
-    kept_keys = {
-        key
-        for path in sorted((run_dir / "shards").glob("train-*.parquet"))
-        for key in pq.read_table(path, columns=["sample_key"]).column("sample_key").to_pylist()
-    }
+    kept_keys: set[str] = set()
+    for path in sorted((run_dir / "shards").glob("train-*.parquet")):
+        try:
+            kept_keys.update(pq.read_table(path, columns=["sample_key"]).column("sample_key").to_pylist())
+        except (pa.ArrowException, OSError):
+            raise FactoryError(
+                f"{path}: not a Parquet file with a sample_key column; delete {path.parent} and run "
+                "factory run CONFIG again to write the shards again"
+            ) from None
     for key, sample in read_keyed_samples(run_dir / "samples"):
         yield SampleLength(
             teacher_name(sample), sample.completion_tokens, len(sample.trace_text()), key in kept_keys
         )
+
+
+def _rows(path: Path, fits: Callable[[dict[str, Any]], bool], damaged: list[int]) -> Iterator[dict[str, Any]]:
+    """The rows of the JSON-lines file `path` that `fits` accepts. The numbers of the other lines (not JSON,
+    not UTF-8, without what the figure needs: cut by a crash, edited by hand) go to `damaged`, so that a
+    section is drawn from what is left and says what was left out."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:  # UnicodeDecodeError is one
+                row = None
+            if isinstance(row, dict) and fits(row):
+                yield row
+            else:
+                damaged.append(number)
+
+
+def _damage_note(path: Path, damaged: list[int]) -> str:
+    if not damaged:
+        return ""
+    shown = ", ".join(map(str, damaged[:3])) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+    return f"; lines of {path.name} left out as damaged: {shown}"
 
 
 # --- the sections, one per question -------------------------------------------------------------------
@@ -159,7 +219,8 @@ def pass_rate_section(run_dir: Path) -> Section:
         return Section(
             "pass-rate", title, f"{path.name} is missing: this run folder has no per-problem counts."
         )
-    rates = [row["pass_rate"] for row in read_journal(path)]
+    damaged: list[int] = []
+    rates = [row["pass_rate"] for row in _rows(path, _has_pass_rate, damaged)]
     drawn = [rate for rate in rates if rate is not None]
     # Bins centred on multiples of 0.05, so 0, 1/4, 1/2 and 1 each sit in a bin of their own.
     figure = go.Figure(go.Histogram(x=drawn, xbins={"start": -0.025, "end": 1.025, "size": 0.05}))
@@ -169,8 +230,14 @@ def pass_rate_section(run_dir: Path) -> Section:
     note = f"{len(drawn)} problems from {path.name}"
     if len(drawn) < len(rates):
         note += f"; {len(rates) - len(drawn)} with no samples have no pass rate and are not counted"
+    note += _damage_note(path, damaged)
     rows = [[f"{rate:g}", counts[rate]] for rate in sorted(counts)]
     return Section("pass-rate", title, note, figure, _table(["pass rate", "problems"], rows))
+
+
+def _has_pass_rate(row: dict[str, Any]) -> bool:
+    """None for a problem without samples."""
+    return "pass_rate" in row and (row["pass_rate"] is None or _is_number(row["pass_rate"]))
 
 
 def length_section(lengths: list[SampleLength]) -> Section:
@@ -317,7 +384,8 @@ def timeline_section(run_dir: Path) -> Section:
         return Section(
             "timeline", title, f"No {TIMELINE}: this run folder was made before runs recorded a timeline."
         )
-    invocations = _invocations(list(read_journal(path)))
+    damaged: list[int] = []
+    invocations = _invocations(list(_rows(path, _is_point, damaged)))
     figure = go.Figure()
     for number, points in enumerate(invocations, start=1):
         suffix = f" (invocation {number})" if len(invocations) > 1 else ""
@@ -336,8 +404,13 @@ def timeline_section(run_dir: Path) -> Section:
         for number, points in enumerate(invocations, start=1)
     ]
     note = f"from {TIMELINE}: one line per progress update; each invocation of the run counts from zero"
+    note += _damage_note(path, damaged)
     headers = ["invocation", "points", "seconds", "samples", "kept"]
     return Section("timeline", title, note, figure, _table(headers, rows))
+
+
+def _is_point(row: dict[str, Any]) -> bool:
+    return all(_is_number(row.get(name)) for name in ("t", "samples", "kept"))
 
 
 def _invocations(points: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -41,7 +41,13 @@ import yaml
 
 import filters
 from factory import config as config_module
-from factory.card import CONFIG_COPY, DATASET_CONFIGS, write_card
+from factory.card import (
+    DATASET_CONFIGS,
+    portable_path,
+    publishable,
+    reproduce_command,
+    write_card,
+)
 from factory.config import RejectConfig, RunConfig, StudentConfig
 from factory.corpus import (
     DECONTAMINATE_UNIT,
@@ -53,19 +59,23 @@ from factory.corpus import (
 from factory.curate import Curator
 from factory.errors import FactoryError
 from factory.judge import JUDGE_ERROR, ModelJudge
-from factory.ledger import Ledger, Scope, read_verdicts, read_votes
-from factory.package import BUDGET_UNIT, ROUND_TRIP_UNIT, CorpusUnits, Tally, package
+from factory.ledger import PART_GLOB, STALE_SAMPLES, Ledger, Scope, read_verdicts, read_votes
+from factory.package import BUDGET_UNIT, ROUND_TRIP_UNIT, CorpusUnits, Tally, package, shard_files
 from factory.pipeline import LazyTeacher, stream
 from factory.problem_table import ProblemTable
 from factory.problems import QUARANTINE_FILE, Quarantine
 from factory.progress import Progress
 from factory.prompts import PromptTemplate, load_template
-from factory.storage import fingerprint, sole_writer, write_json, write_jsonl, write_text
+from factory.records import Message
+from factory.storage import LOCK_FILE, fingerprint, sole_writer, write_json, write_jsonl, write_text
 from factory.teachers import Log, Teacher, make_teacher
 from filters.curation import VERIFIER_UNIT
 
 # `extra_body` fields that change what a server reports, not what it generates.
 _REPORTING_ONLY = ("return_token_ids",)
+# What a run folder generates: its marker, written by the first invocation that runs in it.
+RUN_MARKER = "generation.yaml"
+_LEFT_BY_A_FIRST_TRY = frozenset({"logs", LOCK_FILE})
 # The problems whose requests failed for good in the last invocation, with their errors.
 FAILED_FILE = "failed.jsonl"
 # How the model judge's verdicts are counted apart: by outcome, `failed` being `judge_error`.
@@ -129,6 +139,7 @@ class Summary:
     # The teachers' faults by kind: failed tries of a remote teacher; Ray replicas lost and started again.
     faults: dict[str, int] = field(default_factory=dict)
     failed_problems: int = 0  # requests whose retries were spent (failed.jsonl); the next run asks again
+    problems_changed: int = 0  # edited since their samples were drawn: drawn again, old samples set aside
 
     @property
     def pass_rate(self) -> float:
@@ -179,6 +190,14 @@ class Summary:
             *(
                 [f"quarantine {self.quarantined} rows set aside: {Path(self.run_dir) / QUARANTINE_FILE}"]
                 if self.quarantined
+                else []
+            ),
+            *(
+                [
+                    f"changed    {self.problems_changed} problems edited since their samples were drawn, "
+                    f"drawn again (old samples: {Path(self.run_dir) / STALE_SAMPLES})"
+                ]
+                if self.problems_changed
                 else []
             ),
             *(
@@ -246,6 +265,7 @@ def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
 def run(config: RunConfig, log: Log, start_teacher: Callable[[], Teacher] | None = None) -> Summary:
     """The whole job. `start_teacher` overrides the configured engine (benchmarks lend one to many runs).
     One invocation at a time per run folder: a second one stops with a line naming the first."""
+    check_run_dir(Path(config.run_dir))
     with sole_writer(Path(config.run_dir)), contextlib.ExitStack() as closing:
         return _run(config, log, start_teacher, closing)
 
@@ -297,7 +317,15 @@ def _run(
     curate_inputs = fingerprint(
         verify_inputs, config.curate.per_problem(), dataclasses.asdict(config.adaptive), scope.max_draws
     )
-    ledger = Ledger.read(run_dir, verify_inputs, curate_inputs, scope)
+    ledger = Ledger.read(
+        run_dir, verify_inputs, curate_inputs, scope, functools.partial(_asked, problems, template)
+    )
+    summary.problems_changed = len(ledger.changed)
+    if ledger.changed:
+        log(
+            f"{len(ledger.changed)} problems changed since their samples were drawn: they are drawn again, "
+            f"their old samples set aside in {run_dir / STALE_SAMPLES}"
+        )
     progress = Progress(len(problems), log, timeline=run_dir / "timeline.jsonl")
     teachers = [
         LazyTeacher(start_teacher or functools.partial(make_teacher, teacher, config.sampling, log))
@@ -347,14 +375,19 @@ def _run(
     if judge is not None:
         summary.judged = _judged(run_dir, scope)
     shards_dir = run_dir / "shards"
-    summary.shards = sorted(str(path) for path in shards_dir.glob("*.parquet"))
+    summary.shards = [str(path) for path in shard_files(shards_dir)]
     manifest = _manifest(config, summary, shards_dir, template, decontaminator)
     write_json(shards_dir / "manifest.json", manifest)
-    write_text(shards_dir / CONFIG_COPY, config_module.dump(config))
     write_card(shards_dir, manifest, tally.sample_row)
     summary.wall_seconds = round(time.monotonic() - started, 1)
     write_json(run_dir / "summary.json", summary.to_dict())
     return summary
+
+
+def _asked(problems: ProblemTable, template: PromptTemplate, problem_id: str) -> list[Message] | None:
+    """The prompt `problem_id` is asked with today (`Ledger.read`)."""
+    text = problems.text(problem_id)
+    return None if text is None else template.messages(text)
 
 
 def corpus_units(config: RunConfig, decontaminator: Any, log: Log) -> CorpusUnits:
@@ -439,7 +472,7 @@ def _drop_stage_files(run_dir: Path) -> None:
 
 def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
     """Record what this folder generates; refuse a config that would mix two kinds of samples in it."""
-    key_path = run_dir / "generation.yaml"
+    key_path = run_dir / RUN_MARKER
     if key_path.exists():
         try:
             previous = yaml.safe_load(key_path.read_text())
@@ -457,14 +490,40 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
             previous["teacher"] = teacher_identity(previous["teacher"])
         elif isinstance(previous.get("teacher"), list):
             previous["teacher"] = [teacher_identity(teacher) for teacher in previous["teacher"]]
-        if previous != key:
+        if previous != key and _holds_samples(run_dir):
             changed = _first_difference(previous, key)
             raise FactoryError(
                 f"{run_dir} holds samples made with a different config ({changed}); "
                 "use another run_dir (--set run_dir=...) or delete the folder to start over"
             )
-        return
+        if previous == key:
+            return
+    # A new folder, or one whose earlier invocations saved no sample (a mistake in the config, since put
+    # right): what it generates is decided now.
     write_text(key_path, yaml.safe_dump(key, sort_keys=True))
+
+
+def _holds_samples(run_dir: Path) -> bool:
+    return any(part.stat().st_size for part in (run_dir / "samples").glob(PART_GLOB))
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a folder that holds files and is not a run folder: a run writes, rewrites and removes files
+    in its folder, which must not be a user's. What a refused or failed first invocation leaves (its logs,
+    its lock) does not make a folder foreign."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise FactoryError(f"run_dir {run_dir} is a file; give a folder (--set run_dir=...)")
+    if (run_dir / RUN_MARKER).exists() or (run_dir / "samples").is_dir():
+        return
+    foreign = sorted(path.name for path in run_dir.iterdir() if path.name not in _LEFT_BY_A_FIRST_TRY)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise FactoryError(
+            f"run_dir {run_dir} is not empty and is not a run folder (no {RUN_MARKER}; it holds {shown}); "
+            "give a new or empty folder (--set run_dir=...)"
+        )
 
 
 def _first_difference(old: Any, new: Any, prefix: str = "") -> str:
@@ -499,9 +558,9 @@ def _manifest(
         decontamination = {
             **corpus_identity(config.curate, decontaminator)["decontaminate"],
             "problems_left_out": summary.problems_dropped.get(DECONTAMINATE_UNIT, {}).get("contaminated", 0),
-            "traces_dropped": summary.contamination,
+            "traces_dropped": {portable_path(path): n for path, n in summary.contamination.items()},
         }
-    return {
+    manifest = {
         "format": "factory-shards/2",
         "columns": "prompt/completion are TRL conversational prompt-completion; trace and answer are plain text",
         "shards": sorted(path.name for path in shards_dir.glob("*.parquet")),
@@ -523,6 +582,8 @@ def _manifest(
             "judged_by_model": summary.judged,
             "preference_pairs": summary.preference_pairs,
             "rejected_rows": summary.rejected_rows,
+            # Problems whose requests failed after their retries: missing from the shards (failed.jsonl).
+            "failed_problems": summary.failed_problems,
         },
         "teachers": [teacher_identity(dataclasses.asdict(teacher)) for teacher in config.all_teachers()],
         "prompt": {"template": template.name, "hash": template.hash},
@@ -535,10 +596,10 @@ def _manifest(
         "packages": packages,
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        # Into a folder of its own: the config's run_dir is this run's, where the same command would find
-        # every sample made and draw nothing.
-        "reproduce": f"factory run {shards_dir / CONFIG_COPY} --set run_dir={shards_dir.parent}-reproduced",
+        "reproduce": reproduce_command(str(shards_dir.parent)),
     }
+    # Paths as the reader of a published folder may see them: no folder of this machine.
+    return publishable(manifest)
 
 
 def curation_units(config: RunConfig, summary: Summary) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import socket
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,18 +40,53 @@ def disk_full(path: Path) -> Iterator[None]:
 
 
 @contextmanager
+def creating(path: Path) -> Iterator[None]:
+    """Turn a refusal to make `path` inside the block (a file where its folder should be, a folder where it
+    should be, a read-only or forbidden folder) into one line naming what is in the way. A full disk is
+    `disk_full`'s."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in _NO_ROOM:
+            raise
+        if isinstance(error, (FileExistsError, NotADirectoryError)):
+            blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path.parent)
+            problem = f"{blocking} is a file, not a folder; move it away"
+        elif isinstance(error, IsADirectoryError):
+            problem = "it is a folder; move it away"
+        else:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            problem = f"{reason}; make {path.parent} writable"
+        raise FactoryError(f"cannot write {path}: {problem} and run the same command again") from None
+
+
+@contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed onto it when the block ends without error."""
+    """A temporary path beside `path`, renamed onto it when the block ends without error. The file gets the
+    permissions the umask gives, as one made by `open` would."""
     with disk_full(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
+        with creating(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = _new_file_beside(path)
         try:
-            yield Path(temporary)
-            os.replace(temporary, path)
+            yield temporary
+            with creating(path):
+                os.replace(temporary, path)
         finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+            temporary.unlink(missing_ok=True)
+
+
+def _new_file_beside(path: Path) -> Path:
+    """An empty file of a new name beside `path`. Made with `os.open` and mode 0666, which the kernel narrows
+    by the umask: `tempfile.mkstemp` makes 0600 whatever the umask, and a published card, manifest or report
+    would be unreadable to everyone else (reading the umask instead would set it: `os.umask` is both)."""
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue  # a name drawn twice
+        return temporary
 
 
 @contextmanager
@@ -109,16 +144,19 @@ class Journal:
 def numbered_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for each complete line of a journal; a torn last line (no newline: the
     writer was killed) is skipped."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith("\n"):
+    # Bytes, each line decoded alone: a line that is not UTF-8 (damaged by hand or by a disk) is named
+    # with its number, as a line that is not JSON is.
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
                 return  # torn by a crash mid-write; its results are generated again
-            if line.strip():
+            if raw.strip():
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
+                    row = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                    why = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
                     raise FactoryError(
-                        f"{path}:{number}: not a JSON line ({error.msg}); the file is damaged, "
+                        f"{path}:{number}: not a JSON line ({why}); the file is damaged, "
                         "delete it to generate its samples again"
                     ) from None
                 yield number, row

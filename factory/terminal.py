@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -24,6 +25,11 @@ LOG_NAME = "engine.log"
 
 # While `quiet` is active: the terminal's stderr, apart from descriptor 2 (which then writes to the log).
 _terminal: TextIO | None = None
+# What a terminal acts on rather than shows: C0 controls but the line feed (ESC starts the sequences that
+# retitle, clear or recolour it; CR overwrites the line), DEL, C1 (CSI and OSC as single characters) and the
+# bidirectional overrides that reorder what follows. A server's error, a problem id or a model's output may
+# carry any of them.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def stream() -> TextIO:
@@ -31,11 +37,26 @@ def stream() -> TextIO:
     return _terminal or sys.stderr
 
 
+def printable(text: str) -> str:
+    """`text` with each control character written out, so that it shows instead of acting on the terminal.
+
+    >>> printable("id \\x1b]0;pwned\\x07 \\x1b[2J")
+    'id \\\\x1b]0;pwned\\\\x07 \\\\x1b[2J'
+    """
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def echo(message: str) -> None:
-    """One line of factory's own on the terminal, above the progress bar if one is drawn."""
+    """One line of factory's own on the terminal, above the progress bar if one is drawn; control characters
+    in it are written out (`printable`)."""
     from tqdm import tqdm
 
-    tqdm.write(message, file=stream())
+    tqdm.write(printable(message), file=stream())
 
 
 @contextlib.contextmanager

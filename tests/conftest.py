@@ -63,8 +63,26 @@ def reliability_figure():
     return _RELIABILITY_FIGURES.append
 
 
+# Counts that several tests add to, one line each: what went wrong, out of how many cases tried.
+_RELIABILITY_TALLIES: dict[str, list[int]] = {}
+
+
+@pytest.fixture
+def reliability_tally():
+    """Add to a counted line of the reliability summary: `tally("user files deleted", wrong, cases)`."""
+
+    def add(what: str, wrong: int, cases: int) -> None:
+        counts = _RELIABILITY_TALLIES.setdefault(what, [0, 0])
+        counts[0] += wrong
+        counts[1] += cases
+
+    return add
+
+
 def pytest_terminal_summary(terminalreporter):
-    figures = list(_RELIABILITY_FIGURES)
+    figures = list(_RELIABILITY_FIGURES) + [
+        f"{what}: {wrong} in {cases} cases tried" for what, (wrong, cases) in _RELIABILITY_TALLIES.items()
+    ]
     tried = [
         report
         for outcome in ("passed", "failed")

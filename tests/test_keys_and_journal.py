@@ -101,9 +101,23 @@ def test_moving_between_offline_vllm_and_a_server_of_the_same_model_keeps_the_fo
 )
 def test_a_change_in_what_is_generated_is_refused(tmp_path, overrides, changed):
     claim(tmp_path)
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "part-00000.jsonl").write_text("{}\n")  # what is refused is mixing samples
     with pytest.raises(FactoryError, match="holds samples made with a different config") as error:
         claim(tmp_path, *overrides)
     assert changed in str(error.value)
+
+
+def test_a_folder_whose_first_invocation_saved_no_sample_takes_the_corrected_config(tmp_path):
+    """A wrong model name or column on the first try is put right in the same folder."""
+    claim(tmp_path, "teacher.model=org/typo")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "part-00000.jsonl").write_text("")  # opened, nothing saved
+    claim(tmp_path, "teacher.model=org/teacher")
+    assert "model: org/teacher" in (tmp_path / "generation.yaml").read_text()
+    (tmp_path / "samples" / "part-00000.jsonl").write_text("{}\n")
+    with pytest.raises(FactoryError, match="teacher.model: 'org/teacher' → 'org/typo'"):
+        claim(tmp_path, "teacher.model=org/typo")
 
 
 def test_a_folder_from_before_serving_settings_were_left_out_still_opens(tmp_path):

@@ -5,9 +5,11 @@ first, and a holder killed with SIGKILL leaves the folder free."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -86,3 +88,35 @@ def test_a_second_invocation_on_a_folder_in_use_stops_naming_the_first_until_it_
 
 def _text(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "signum, status, stopped_by",
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_signal_while_problems_are_read_ends_the_run_within_seconds(tmp_path, signum, status, stopped_by):
+    """Before any request: reading a large problems file into the run's table."""
+    with (tmp_path / "problems.jsonl").open("w") as handle:
+        for number in range(300_000):
+            handle.write(json.dumps({"id": f"q{number}", "problem": f"What is {number} + 1?", "answer": "1"}))
+            handle.write("\n")
+    (tmp_path / "config.yaml").write_text(
+        f"run_dir: {tmp_path / 'run'}\nproblems: {{paths: [{tmp_path / 'problems.jsonl'}]}}\n"
+        "teacher: {backend: http, base_url: 'http://127.0.0.1:9/v1', model: m, max_retries: 0}\n"
+    )
+    log = tmp_path / "run.log"
+    factory = Path(sys.executable).with_name("factory")
+    process = start(factory, ["run", str(tmp_path / "config.yaml")], log)
+    try:
+        wait_for(lambda: any((tmp_path / "run").glob(".problems-*.sqlite")), "the problems table")
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        os.kill(process.pid, signum)
+        assert process.wait(timeout=30) == status, log.read_text()[-2000:]
+        assert time.monotonic() - signalled < 3
+    finally:
+        end(process)
+    assert (
+        log.read_text() == f"{stopped_by}: finished work is saved; run the same command again to continue\n"
+    )

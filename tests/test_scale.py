@@ -138,7 +138,7 @@ def test_a_sample_twice_on_disk_is_one_row(tmp_path):
 def test_the_problems_file_goes_with_the_run_and_a_killed_runs_is_removed(tmp_path):
     config = run_config(tmp_path, PROBLEMS, {}, sampling={"n": 3})
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True)
+    run(config, lambda line: None, start_teacher=lambda: ScriptedTeacher(SCRIPT))
     leftover = run_dir / ".problems-999999.sqlite"
     leftover.write_bytes(b"left by a killed invocation")
     run(config, lambda line: None, start_teacher=lambda: ScriptedTeacher(SCRIPT))

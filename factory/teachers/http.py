@@ -218,8 +218,16 @@ class HTTPTeacher:
         body: dict[str, Any],
         latency: float,
     ) -> list[Sample]:
-        usage = body.get("usage") or {}
-        choices = sorted(body["choices"], key=lambda choice: choice.get("index", 0))
+        _object(body, "the body")
+        usage = {} if body.get("usage") is None else _object(body["usage"], "usage")
+        choices = body["choices"]
+        if not isinstance(choices, list):
+            raise TypeError(f"choices is a JSON {type(choices).__name__}, not a list")
+        for choice in choices:
+            _object(choice, "a choice")
+            if type(choice.get("index", 0)) is not int:  # a string index sorts "10" before "2"
+                raise TypeError(f"a choice's index is {choice['index']!r}, not an integer")
+        choices = sorted(choices, key=lambda choice: choice.get("index", 0))
         asked = SampleContext(
             request.problem.id,
             messages,
@@ -238,20 +246,22 @@ class HTTPTeacher:
         samples = []
         for position, choice in enumerate(choices):
             if "message" in choice:
-                message = choice["message"]
-                text = message.get("content") or ""
-                reasoning = message.get("reasoning") or message.get("reasoning_content")
+                message = _object(choice["message"], "a choice's message")
+                text = _or(message.get("content"), "")
+                reasoning = _or(message.get("reasoning"), message.get("reasoning_content"))
             else:
                 text, reasoning = choice["text"], None
-            if not isinstance(text, str):
-                raise TypeError(f"choice {position} has text of type {type(text).__name__}")
             token_ids = choice.get("token_ids")
             if token_ids is not None:
+                if not isinstance(token_ids, list):
+                    raise TypeError(f"choice {position} has token_ids of type {type(token_ids).__name__}")
                 completion_tokens: int | None = len(token_ids)
             elif len(choices) == 1:
                 completion_tokens = usage.get("completion_tokens")
             else:  # usage only gives the total over n choices
                 completion_tokens = None
+            # The sample checks every value's type and range: a bad one is a body of the wrong shape,
+            # retried by `post_json` and never journaled.
             samples.append(
                 asked.sample(
                     request.indices[position],
@@ -267,3 +277,15 @@ class HTTPTeacher:
 
     def close(self) -> None:
         pass
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _or(value: Any, otherwise: Any) -> Any:
+    """`value`, or `otherwise` where the server left it out (null, or ""): unlike `value or otherwise`, a
+    falsy value of a wrong type stays, for the sample's checks to refuse."""
+    return otherwise if value is None or value == "" else value
