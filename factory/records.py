@@ -130,6 +130,8 @@ class Sample(Record):
     teacher_model: str
     sampling: dict[str, Any]
     latency_s: float
+    # The server counted only the request's tokens (over n > 1 choices): `completion_tokens` is its share.
+    completion_tokens_estimated: bool = False
     # The key, once asked for: the scheduler, the verifier and curation each need it, and it costs a JSON
     # dump and a hash (made five times a sample, it was the driver's largest cost after the journals').
     _key: str | None = field(default=None, init=False, repr=False, compare=False)
@@ -203,6 +205,8 @@ def _sample_fault(sample: Sample) -> str | None:
             return _must("messages", "a list of objects of strings", sample.messages)
     if type(sample.sampling) is not dict:
         return _must("sampling", "an object", sample.sampling)
+    if type(sample.completion_tokens_estimated) is not bool:
+        return _must("completion_tokens_estimated", "true or false", sample.completion_tokens_estimated)
     latency = sample.latency_s
     if type(latency) not in (int, float) or not 0 <= latency <= MAX_COUNT:  # NaN compares false
         return _must("latency_s", f"a number of seconds {_UP_TO_MAX}", latency)

@@ -292,6 +292,26 @@ def test_a_larger_n_adds_draws_to_the_same_run(server, tmp_path):
     assert [index for _, index in indices] == [0, 1, 2] * 2
 
 
+def test_a_seeded_run_draws_again_with_other_seeds_and_counts_every_token(server, tmp_path):
+    """With `sampling.seed`, vLLM answers the same request alike: the draws a raised n adds are asked with
+    seeds of their own, so none repeats an earlier one; usage per request still gives each draw a count."""
+    run_dir = tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"run_dir: {run_dir}\n"
+        "problems: {paths: [data/arithmetic.jsonl], limit_per_file: 3}\n"
+        f"teacher: {{backend: http, base_url: '{server}', model: {SERVED_NAME}}}\n"
+        "sampling: {n: 2, max_tokens: 24, temperature: 1.0, seed: 3}\n"
+    )
+    assert CliRunner().invoke(main, ["run", str(config)]).exit_code == 0
+    more = CliRunner().invoke(main, ["run", str(config), "--set", "sampling.n=4"])
+    assert more.exit_code == 0, more.output
+    rows = list(read_records(run_dir / "samples"))
+    assert len(rows) == 12
+    assert len({(row["problem_id"], row["text"]) for row in rows}) == 12  # no draw made twice
+    assert all(row["completion_tokens"] for row in rows)
+
+
 def test_the_server_stops_mid_run_and_comes_back(embedded_model, tmp_path):
     """A real restart of `vllm serve` on the same port while `factory run` is generating: the run retries
     through the outage and finishes every problem."""

@@ -61,15 +61,35 @@ def test_token_counts_per_choice_when_n_above_one():
         (0, "a", 1, "stop"),
         (1, "b", 3, "length"),
     ]
-    del body["choices"][0]["token_ids"], body["choices"][1]["token_ids"]
-    assert [s.completion_tokens for s in parse(body, n=2)] == [None, None]  # usage holds only the total
+    assert not any(s.completion_tokens_estimated for s in samples)
 
 
-def test_wrong_number_of_choices_is_a_refusal_no_retry_would_change():
+def test_usage_per_request_is_shared_out_by_length_and_marked_estimated():
+    """Hosted APIs count a request's tokens, not each choice's: the total is shared by the texts' lengths."""
+    body = {
+        "choices": [
+            {"index": 0, "message": {"content": "a" * 10}, "finish_reason": "stop"},
+            {"index": 1, "message": {"content": "b" * 30}, "finish_reason": "stop"},
+            {"index": 2, "message": {"content": "c" * 60}, "finish_reason": "stop"},
+        ],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 41},
+    }
+    samples = parse(body, n=3)
+    assert [s.completion_tokens for s in samples] == [4, 12, 25]  # 41 in all, as the server counted
+    assert all(s.completion_tokens_estimated for s in samples)
+    (alone,) = parse({"choices": body["choices"][:1], "usage": body["usage"]}, n=1)
+    assert (alone.completion_tokens, alone.completion_tokens_estimated) == (41, False)  # exact
+    del body["usage"]
+    assert [s.completion_tokens for s in parse(body, n=3)] == [None, None, None]  # nothing to share
+
+
+def test_fewer_choices_than_asked_are_the_first_draws():
     body = {"choices": [{"index": 0, "message": {"content": "a"}, "finish_reason": "stop"}], "usage": {}}
-    with pytest.raises(PostFailed, match="asked for n=2 choices, got 1") as refusal:
+    (sample,) = parse(body, n=2)  # the teacher asks for the second draw again, alone
+    assert sample.sample_index == 0
+    body["choices"] *= 3
+    with pytest.raises(ValueError, match="asked for n=2 choices, got 3"):  # a bad body: tried again
         parse(body, n=2)
-    assert not refusal.value.exhausted  # a server that caps n answers every try alike
 
 
 @pytest.mark.parametrize(

@@ -136,6 +136,7 @@ class SampleContext:
         completion_tokens: int | None,
         latency_s: float,
         reasoning: str | None = None,
+        completion_tokens_estimated: bool = False,
     ) -> Sample:
         """The `Sample` for draw `index` (its sample index, not its position in the response)."""
         return Sample(
@@ -150,6 +151,7 @@ class SampleContext:
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            completion_tokens_estimated=completion_tokens_estimated,
             teacher_backend=self.backend,
             teacher_model=self.model,
             sampling=self.sampling,

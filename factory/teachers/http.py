@@ -13,6 +13,7 @@ every request would get (401, 403, 404: the key, the URL or the model name) stop
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import queue
 import threading
 import time
@@ -66,6 +67,9 @@ class HTTPTeacher:
         self._path = "/chat/completions" if config.endpoint == "chat" else "/completions"
         self._headers = api_key_headers(config.api_key_env, "teacher.api_key_env")
         self.faults: Counter[str] = Counter()  # the last stream's failed tries, by kind
+        # The most choices the server returns for one request: several hosted APIs ignore `n` (1) or cap
+        # it. Learnt from the first short answer; the draws left are asked in requests of that size.
+        self._most_choices: int | None = None
 
     def stream(
         self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
@@ -180,12 +184,40 @@ class HTTPTeacher:
         template: PromptTemplate,
         sampling: SamplingConfig,
     ) -> list[Sample]:
+        """The request's draws: in one request, or in requests of as many choices as the server returns."""
+        samples: list[Sample] = []
+        missing = request.indices
+        while missing:
+            size = self._most_choices or len(missing)
+            parts = [missing[start : start + size] for start in range(0, len(missing), size)]
+            answered = await asyncio.gather(
+                *(self._ask(client, endpoints, request, part, template, sampling) for part in parts)
+            )
+            missing = ()
+            for part, got in zip(parts, answered, strict=True):
+                samples += got
+                missing += part[len(got) :]
+        return samples
+
+    async def _ask(
+        self,
+        client: httpx.AsyncClient,
+        endpoints: Endpoints,
+        request: SampleRequest,
+        indices: tuple[int, ...],
+        template: PromptTemplate,
+        sampling: SamplingConfig,
+    ) -> list[Sample]:
+        """One HTTP request for the draws `indices` of `request`'s problem: the samples of the first of them,
+        as many as the server returned choices."""
         problem = request.problem
         payload: dict[str, Any] = {
             "model": self.model,
-            **sampling_fields(sampling, len(request.indices), omit_unset=True),
+            **sampling_fields(sampling, len(indices), omit_unset=True),
             **self._config.extra_body,  # last, as the OpenAI client merges its `extra_body`
         }
+        if sampling.seed is not None:
+            payload["seed"] = draw_seed(sampling.seed, problem.id, indices[0])
         messages = template.messages(problem.problem)
         prompt_text = None
         if self._config.endpoint == "chat":
@@ -197,16 +229,26 @@ class HTTPTeacher:
 
         def parse(body: Any) -> list[Sample]:
             latency = round(time.monotonic() - started, 3)
-            return self._samples(request, template, sampling, messages, prompt_text, body, latency)
+            return self._samples(
+                SampleRequest(problem, indices), template, sampling, messages, prompt_text, body, latency
+            )
 
         try:
-            return await post_json(
+            samples = await post_json(
                 client, endpoints, payload, self._config.max_retries, "teacher.api_key_env", parse
             )
         except PostFailed as failure:
             raise RequestFailed(
                 request, str(failure), setup=failure.status in SETUP_REFUSALS, exhausted=failure.exhausted
             ) from None
+        if len(samples) < len(indices) and (self._most_choices or len(indices)) > len(samples):
+            self._most_choices = len(samples)
+            self.faults["n_capped"] += 1
+            self._log(
+                f"http: the server returned {len(samples)} of n={len(indices)} choices; the draws are asked "
+                f"for {len(samples)} per request from now on (counted as n_capped)"
+            )
+        return samples
 
     def _samples(
         self,
@@ -237,46 +279,73 @@ class HTTPTeacher:
             sampling=sampling_record(sampling),
             prompt_text=prompt_text,
         )
-        if choices and len(choices) != len(request.indices):  # a server that caps n: every try alike
-            raise PostFailed(
-                f"asked for n={len(request.indices)} choices, got {len(choices)}", exhausted=False
-            )
+        if len(choices) > len(request.indices):
+            raise ValueError(f"asked for n={len(request.indices)} choices, got {len(choices)}")
         if not choices:
             raise ValueError("no choices")
-        samples = []
+        texts, reasonings, counts = [], [], []
         for position, choice in enumerate(choices):
             if "message" in choice:
                 message = _object(choice["message"], "a choice's message")
-                text = _or(message.get("content"), "")
-                reasoning = _or(message.get("reasoning"), message.get("reasoning_content"))
+                texts.append(_or(message.get("content"), ""))
+                reasonings.append(_or(message.get("reasoning"), message.get("reasoning_content")))
             else:
-                text, reasoning = choice["text"], None
+                texts.append(choice["text"])
+                reasonings.append(None)
             token_ids = choice.get("token_ids")
-            if token_ids is not None:
-                if not isinstance(token_ids, list):
-                    raise TypeError(f"choice {position} has token_ids of type {type(token_ids).__name__}")
-                completion_tokens: int | None = len(token_ids)
-            elif len(choices) == 1:
-                completion_tokens = usage.get("completion_tokens")
-            else:  # usage only gives the total over n choices
-                completion_tokens = None
-            # The sample checks every value's type and range: a bad one is a body of the wrong shape,
-            # retried by `post_json` and never journaled.
-            samples.append(
-                asked.sample(
-                    request.indices[position],
-                    text=text,
-                    reasoning=reasoning,
-                    finish_reason=choice.get("finish_reason"),
-                    prompt_tokens=usage.get("prompt_tokens"),
-                    completion_tokens=completion_tokens,
-                    latency_s=latency,
-                )
+            if token_ids is not None and not isinstance(token_ids, list):
+                raise TypeError(f"choice {position} has token_ids of type {type(token_ids).__name__}")
+            counts.append(None if token_ids is None else len(token_ids))
+        estimated = False
+        if None in counts:
+            counts, estimated = _split_usage(usage.get("completion_tokens"), texts, reasonings)
+        # The sample checks every value's type and range: a bad one is a body of the wrong shape, retried by
+        # `post_json` and never journaled.
+        return [
+            asked.sample(
+                request.indices[position],
+                text=texts[position],
+                reasoning=reasonings[position],
+                finish_reason=choice.get("finish_reason"),
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=counts[position],
+                completion_tokens_estimated=estimated,
+                latency_s=latency,
             )
-        return samples
+            for position, choice in enumerate(choices)
+        ]
 
     def close(self) -> None:
         pass
+
+
+def draw_seed(seed: int, problem_id: str, first_index: int) -> int:
+    """A request's seed, from the run's and the request's first draw: a problem's later draws (adaptive
+    rounds, a raised n, a server that returns one choice per request) are asked with other seeds, not sent
+    again as the same request, which a seeded server answers alike. Below 2^31, which every server takes."""
+    digest = hashlib.sha256(f"{seed}\0{problem_id}\0{first_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+def _split_usage(total: Any, texts: list[str], reasonings: list[str | None]) -> tuple[list[int | None], bool]:
+    """Each choice's completion tokens when the server counted only the request's (`usage` is per request,
+    and over n > 1 choices no choice's count is known): the total shared out by the choices' lengths in
+    characters, and marked estimated. A single choice's count is the total itself, exact."""
+    if len(texts) == 1:
+        return [total], False
+    if type(total) is not int or total < 0:
+        return [None] * len(texts), False
+    lengths = [len(text) + len(reasoning or "") for text, reasoning in zip(texts, reasonings, strict=True)]
+    if not sum(lengths):
+        return [total // len(texts)] * len(texts), True
+    # Cumulative rounding: the shares add up to the total exactly.
+    shares, given, running = [], 0, 0
+    for length in lengths:
+        running += length
+        share = round(total * running / sum(lengths)) - given
+        shares.append(share)
+        given += share
+    return shares, True
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
