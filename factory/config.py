@@ -23,6 +23,42 @@ from filters.extract import EXTRACTION_MODES
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
+# The ranges of the whole-number settings. Each upper bound is far past any real use, and bounds what the
+# number sizes: `sampling.n: 100000000` once grew memory without sending a request, deaf to Ctrl-C.
+MAX_DRAWS = 1024  # draws of a problem in one request (n, pass@k): each is held until its request ends
+MAX_PROBLEM_DRAWS = 16_384  # draws of a problem over all its rounds (adaptive budgets, votes)
+MAX_TOKENS = 1 << 20  # tokens of a response: a million, some 4 MB of text (4 characters a token)
+MAX_CONTEXT = 1 << 24  # tokens of a model's context: past the longest of any model (10M)
+MAX_IN_FLIGHT = 4096  # requests in flight or queued at an engine, each holding its prompt and draws
+MAX_WORKERS = 1024  # processes or replicas started at once
+MAX_RETRIES = 100  # retries or restarts, each waited out
+MAX_ROWS = 1 << 40  # a cap on rows: nothing is held per row it allows
+MAX_SEED = (1 << 63) - 1  # seeds go to NumPy, which takes no negative one, and to HTTP payloads as int64
+
+
+def _count(default: int | None, low: int, high: int) -> Any:
+    """A whole-number field whose values must lie in [low, high]; `build` checks it."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
+_KEY_VARIABLE = (
+    "must be the NAME of an environment variable holding the key (e.g. OPENAI_API_KEY), not the key"
+)
+
+
+def _key_variable_field() -> Any:
+    """`api_key_env`: the NAME of the environment variable holding the key, never the key. A value that is
+    not a variable's name is refused without being shown, in any error (it may be a key pasted there)."""
+    return field(default=None, metadata={"conceal": _KEY_VARIABLE})
+
+
+def _key_variable(name: str | None) -> None:
+    _check(
+        name is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None,
+        "api_key_env",
+        _KEY_VARIABLE,
+    )
+
 
 @dataclass
 class FieldsConfig:
@@ -41,7 +77,7 @@ class ProblemsConfig:
     paths: list[str] = field(default_factory=list)
     format: str = "auto"
     fields: FieldsConfig = field(default_factory=FieldsConfig)
-    limit_per_file: int | None = None
+    limit_per_file: int | None = _count(None, 1, MAX_ROWS)
     # A malformed row stops the run (fail), or goes to run_dir/quarantine.jsonl with its reason while the
     # other rows run (quarantine). A file that cannot be read at all stops the run either way.
     on_error: str = "fail"
@@ -49,7 +85,6 @@ class ProblemsConfig:
     def validate(self) -> None:
         _check(bool(self.paths), "paths", "must list at least one JSONL, CSV or Parquet file")
         _choice("format", self.format, ("auto", "jsonl", "csv", "parquet"))
-        _check(self.limit_per_file is None or self.limit_per_file > 0, "limit_per_file", "must be > 0")
         _choice("on_error", self.on_error, ON_ERROR)
 
 
@@ -62,18 +97,16 @@ class PromptConfig:
 class SamplingConfig:
     """Generation settings, named as in vLLM's SamplingParams and the OpenAI API."""
 
-    n: int = 4
+    n: int = _count(4, 1, MAX_DRAWS)
     temperature: float = 0.7
     top_p: float = 0.95
-    max_tokens: int = 512
-    seed: int | None = None
+    max_tokens: int = _count(512, 1, MAX_TOKENS)
+    seed: int | None = _count(None, 0, MAX_SEED)
     stop: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        _check(self.n >= 1, "n", f"must be >= 1, got {self.n}")
         _check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
         _check(0 < self.top_p <= 1, "top_p", f"must be in (0, 1], got {self.top_p}")
-        _check(self.max_tokens >= 1, "max_tokens", f"must be >= 1, got {self.max_tokens}")
 
 
 TEACHER_BACKENDS = ("vllm", "http", "ray")
@@ -84,23 +117,20 @@ class RayConfig:
     """`teacher.backend: ray`: offline vLLM engines as actors on a Ray cluster, one engine per replica."""
 
     address: str | None = None  # `auto`, `ray://head:10001` or `head:6379`; none starts a local cluster
-    replicas: int = 1
+    replicas: int = _count(1, 1, MAX_WORKERS)
     num_gpus: float | None = (
         None  # per replica; none: its tensor_parallel_size on a cluster with GPUs, else 0
     )
     num_cpus: float = 1.0  # per replica; on a CPU-only replica, also its engine's threads
-    tensor_parallel_size: int = 1
+    tensor_parallel_size: int = _count(1, 1, MAX_WORKERS)
     # A replica that dies (its actor, its node) is started again this many times before the run goes on
     # without it; its requests in flight go to the others at once.
-    max_restarts: int = 3
+    max_restarts: int = _count(3, 0, MAX_RETRIES)
     start_timeout_s: float = 1800.0  # for a replica to load its model, after which the run stops
 
     def validate(self) -> None:
-        _check(self.replicas >= 1, "replicas", "must be >= 1")
         _check(self.num_gpus is None or self.num_gpus >= 0, "num_gpus", "must be >= 0")
         _check(self.num_cpus > 0, "num_cpus", "must be > 0")
-        _check(self.tensor_parallel_size >= 1, "tensor_parallel_size", "must be >= 1")
-        _check(self.max_restarts >= 0, "max_restarts", "must be >= 0")
         _check(self.start_timeout_s > 0, "start_timeout_s", "must be > 0")
 
 
@@ -109,20 +139,21 @@ class TeacherConfig:
     backend: str = "vllm"
     model: str = EMBEDDED_MODEL  # a local folder, a model id vLLM can load, or the name an HTTP server serves
     # Offline vLLM.
-    max_model_len: int = 2048
+    max_model_len: int = _count(2048, 1, MAX_CONTEXT)
     enforce_eager: bool = True
     dtype: str = "auto"  # float32 on CPUs without native bf16 (no AVX512-BF16/AMX): bf16 is ~3x slower there
-    window: int = 1024  # requests queued in the engine at once (per replica), topped up as each finishes
+    # Requests queued in the engine at once (per replica), topped up as each finishes.
+    window: int = _count(1024, 1, MAX_IN_FLIGHT)
     engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to vllm.LLM
     # Offline vLLM on a Ray cluster (`backend: ray`): the settings above hold for each replica.
     ray: RayConfig = field(default_factory=RayConfig)
     # OpenAI-compatible HTTP: one server or several replicas (a list); requests spread over those ready.
     base_url: list[str] = field(default_factory=list)
-    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    api_key_env: str | None = _key_variable_field()
     endpoint: str = "chat"
-    max_concurrency: int = 16  # requests in flight per base URL
+    max_concurrency: int = _count(16, 1, MAX_IN_FLIGHT)  # requests in flight per base URL
     request_timeout_s: float = 600.0
-    max_retries: int = 5
+    max_retries: int = _count(5, 0, MAX_RETRIES)
     # A request whose retries are spent: `skip` goes on without its problem (failed.jsonl lists it, the same
     # command asks again); `fail` stops the run (finished problems are kept).
     on_request_error: str = "skip"
@@ -137,9 +168,7 @@ class TeacherConfig:
         _choice("backend", self.backend, TEACHER_BACKENDS)
         _choice("endpoint", self.endpoint, ("chat", "completions"))
         _choice("on_request_error", self.on_request_error, ("skip", "fail"))
-        _check(self.window >= 1, "window", "must be >= 1")
-        _check(self.max_concurrency >= 1, "max_concurrency", "must be >= 1")
-        _check(self.max_retries >= 0, "max_retries", "must be >= 0")
+        _key_variable(self.api_key_env)
         _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")
         _urls(self.base_url)
         if self.backend == "http":
@@ -158,15 +187,15 @@ class JudgeConfig:
 
     base_url: list[str] = field(default_factory=list)  # one URL or several replicas, as for the teacher
     model: str = ""  # the name the server serves the judge under
-    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    api_key_env: str | None = _key_variable_field()
     template: str = "same_answer"  # a name under prompts/judge/ or a path to a template file
     # The end of a response holds its final answer: a longer one keeps its first quarter and its end.
-    max_response_chars: int = 8000
-    max_tokens: int = 512
+    max_response_chars: int = _count(8000, 200, 4 * MAX_TOKENS)
+    max_tokens: int = _count(512, 1, MAX_TOKENS)
     temperature: float = 0.0
-    max_concurrency: int = 16  # requests in flight per base URL
+    max_concurrency: int = _count(16, 1, MAX_IN_FLIGHT)  # requests in flight per base URL
     request_timeout_s: float = 300.0
-    max_retries: int = 5
+    max_retries: int = _count(5, 0, MAX_RETRIES)
 
     def __post_init__(self) -> None:
         if isinstance(self.base_url, str):  # one URL given as a plain string
@@ -176,18 +205,9 @@ class JudgeConfig:
         _check(bool(self.base_url), "base_url", "is required for the judge (e.g. http://127.0.0.1:8000/v1)")
         _urls(self.base_url)
         _check(bool(self.model), "model", "is required: the model name the judge's server serves")
-        # The value is left out of the message: it may be a key pasted where its variable's name belongs.
-        _check(
-            self.api_key_env is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env) is not None,
-            "api_key_env",
-            "must be the NAME of an environment variable holding the key (e.g. OPENAI_API_KEY), not the key",
-        )
-        _check(self.max_response_chars >= 200, "max_response_chars", "must be >= 200")
-        _check(self.max_tokens >= 1, "max_tokens", f"must be >= 1, got {self.max_tokens}")
+        _key_variable(self.api_key_env)
         _check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
-        _check(self.max_concurrency >= 1, "max_concurrency", "must be >= 1")
         _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")
-        _check(self.max_retries >= 0, "max_retries", "must be >= 0")
 
 
 @dataclass
@@ -198,11 +218,10 @@ class MajorityConfig:
     gold the majority contradicts is flagged in `problem_stats.jsonl` and the summary."""
 
     min_share: float = 0.5
-    min_votes: int = 2
+    min_votes: int = _count(2, 1, MAX_PROBLEM_DRAWS)
 
     def validate(self) -> None:
         _check(0 < self.min_share <= 1, "min_share", f"must be in (0, 1], got {self.min_share}")
-        _check(self.min_votes >= 1, "min_votes", f"must be >= 1, got {self.min_votes}")
 
 
 @dataclass
@@ -213,12 +232,11 @@ class RejectConfig:
     extraction: str = "strict"
     timeout_s: float = 5.0
     rel_tol: float = 0.01  # how far a rounded decimal may be from the value it rounds; 0 compares exactly
-    workers: int | None = None  # symbolic checks at a time; default all cores
+    workers: int | None = _count(None, 1, MAX_WORKERS)  # symbolic checks at a time; default all cores
     judge: JudgeConfig | None = None  # a model asked about what the rules cannot tell; off by default
     majority: MajorityConfig | None = None  # problems without a gold take their samples' majority answer
 
     def validate(self) -> None:
-
         for index, pattern in enumerate(self.answer_patterns):
             try:
                 re.compile(pattern)
@@ -227,7 +245,6 @@ class RejectConfig:
         _choice("extraction", self.extraction, EXTRACTION_MODES)
         _check(self.timeout_s > 0, "timeout_s", "must be > 0")
         _check(0 <= self.rel_tol < 1, "rel_tol", "must be in [0, 1)")
-        _check(self.workers is None or self.workers >= 1, "workers", "must be >= 1")
 
 
 @dataclass
@@ -237,18 +254,10 @@ class AdaptiveConfig:
     once a selector can keep no other (`at_most: k` with k of them), after `give_up_after` draws without
     one, or at `max_samples` draws. 0 keeps fixed n."""
 
-    target_kept: int = 0
-    max_samples: int = 16
-    give_up_after: int | None = None  # draws without a passing trace after which a problem is given up
-
-    def validate(self) -> None:
-        _check(self.target_kept >= 0, "target_kept", f"must be >= 0, got {self.target_kept}")
-        _check(self.max_samples >= 1, "max_samples", f"must be >= 1, got {self.max_samples}")
-        _check(
-            self.give_up_after is None or self.give_up_after >= 1,
-            "give_up_after",
-            f"must be >= 1, got {self.give_up_after}",
-        )
+    target_kept: int = _count(0, 0, MAX_PROBLEM_DRAWS)
+    max_samples: int = _count(16, 1, MAX_PROBLEM_DRAWS)
+    # Draws without a passing trace after which a problem is given up.
+    give_up_after: int | None = _count(None, 1, MAX_PROBLEM_DRAWS)
 
 
 @dataclass
@@ -273,13 +282,12 @@ class DecontaminateConfig:
     item of an evaluation set; with `fuzzy`, also the problems whose rapidfuzz ratio to an item reaches it."""
 
     sets: list[EvalSetConfig] = field(default_factory=list)
-    ngram: int = 8  # open-r1's (from s1); datatrove uses 12
+    ngram: int = _count(8, 1, 1024)  # open-r1's (from s1); datatrove uses 12
     fuzzy: float | None = None  # e.g. 95, OpenThoughts' threshold; needs rapidfuzz
     on: list[str] = field(default_factory=lambda: list(CORPUS_TARGETS))
 
     def validate(self) -> None:
         _check(bool(self.sets), "sets", "must list at least one evaluation set ({path, field})")
-        _check(self.ngram >= 1, "ngram", f"must be >= 1, got {self.ngram}")
         _check(self.fuzzy is None or 0 < self.fuzzy <= 100, "fuzzy", f"must be in (0, 100], got {self.fuzzy}")
         _targets(self.on)
 
@@ -304,15 +312,13 @@ class CurateConfig:
     select: list[Any] = field(default_factory=lambda: list(_selector_defaults()))
     decontaminate: DecontaminateConfig | None = None
     dedup: list[Any] = field(default_factory=lambda: list(_dedup_defaults()))
-    budget: int | None = (
-        None  # total rows: "fair" round-robin, each problem's best trace first, then its second...
-    )
+    # Total rows: "fair" round-robin, each problem's best trace first, then its second...
+    budget: int | None = _count(None, 1, MAX_ROWS)
 
     def validate(self) -> None:
         self.trace_filters()
         self.selectors()
         self.dedup_units()
-        _check(self.budget is None or self.budget >= 1, "budget", f"must be >= 1, got {self.budget}")
 
     def trace_filters(self) -> list[tuple[str, Any]]:
         from filters.trace_filters import TRACE_FILTERS
@@ -399,13 +405,12 @@ class StudentConfig:
     template drops, a row longer than `max_length`); `policy` says what to do about them."""
 
     tokenizer: str = EMBEDDED_MODEL  # a local folder or a model id with a tokenizer (and chat template)
-    max_length: int = 1024  # SFTConfig.max_length of the training run
+    max_length: int = _count(1024, 16, MAX_CONTEXT)  # SFTConfig.max_length of the training run
     policy: str = "warn"  # warn | drop (the rows, with a reason) | fail (the packaging)
     chat_template: str | None = None  # a Jinja file replacing the tokenizer's own template
 
     def validate(self) -> None:
         _check(bool(self.tokenizer), "tokenizer", "must name the student's tokenizer (a folder or model id)")
-        _check(self.max_length >= 16, "max_length", f"must be >= 16, got {self.max_length}")
         _choice("policy", self.policy, ROUND_TRIP_POLICIES)
 
 
@@ -420,7 +425,7 @@ class PreferenceConfig:
     `common_wrong`: the best kept trace against a trace giving the most common wrong answer."""
 
     policy: str = "random"
-    seed: int = 0
+    seed: int = _count(0, 0, MAX_SEED)
 
     def validate(self) -> None:
         _choice("policy", self.policy, PREFERENCE_POLICIES)
@@ -430,16 +435,14 @@ class PreferenceConfig:
 class PackageConfig:
     # Hugging Face's conventions: a shard file stays under max_shard_bytes, a row group near row_group_bytes
     # (both measured before compression, so the files come out smaller).
-    max_shard_bytes: int = 500_000_000
-    row_group_bytes: int = 100_000_000
+    max_shard_bytes: int = _count(500_000_000, 1, 1 << 40)  # a shard is written as it goes
+    row_group_bytes: int = _count(100_000_000, 1, 1 << 32)  # a row group is held until it is written
     compression: str = "zstd"
     student: StudentConfig | None = None  # the round-trip check against the student's chat template
     preference: PreferenceConfig | None = None  # also write the `preference` config
     rejected: bool = False  # also write the `rejected` config: every dropped sample, its unit and reason
 
     def validate(self) -> None:
-        _check(self.max_shard_bytes >= 1, "max_shard_bytes", "must be >= 1")
-        _check(self.row_group_bytes >= 1, "row_group_bytes", "must be >= 1")
         _check(
             self.row_group_bytes <= self.max_shard_bytes,
             "row_group_bytes",
@@ -478,7 +481,7 @@ class SFTRunConfig:
     data_dir: str = "runs/quickstart/shards"
     model: str = EMBEDDED_MODEL
     output_dir: str = "runs/quickstart/student"
-    max_length: int = 1024
+    max_length: int = _count(1024, 16, MAX_CONTEXT)
     # The round-trip check (as `package.student.policy`): rows the chat template damages are warned about,
     # dropped, or stop the training before it starts.
     round_trip: str = "warn"
@@ -488,7 +491,6 @@ class SFTRunConfig:
     training: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        _check(self.max_length >= 16, "max_length", "must be >= 16")
         _check(bool(self.configs), "configs", "must list train, rejected or both")
         for index, name in enumerate(self.configs):
             _choice(f"configs[{index}]", name, ("train", "rejected"))
@@ -505,20 +507,18 @@ class EvalSettings:
     (the teacher's run), for fidelity: how often the answer under test equals that model's majority answer."""
 
     greedy: bool = True
-    k: list[int] = field(default_factory=lambda: [1, 4])
+    k: list[int] = field(default_factory=lambda: [1, 4], metadata={"range": (1, MAX_DRAWS)})
     confidence: float = 0.95  # of the bootstrap intervals
-    bootstrap: int = 1000  # resamples of the problems
-    seed: int = 0  # of the resampling
+    # Resamples of the problems; resamples x problems indices are held at once, 16 bytes each.
+    bootstrap: int = _count(1000, 100, 10_000)
+    seed: int = _count(0, 0, MAX_SEED)  # of the resampling
     breakdowns: list[str] = field(default_factory=lambda: ["source", "difficulty"])  # problem fields
     reference: str | None = None
     label: str | None = None  # the name tables and reports give these results; default the model
 
     def validate(self) -> None:
         _check(self.greedy or bool(self.k), "k", "is empty and greedy is off: nothing to measure")
-        for index, k in enumerate(self.k):
-            _check(k >= 1, f"k[{index}]", f"must be >= 1, got {k}")
         _check(0 < self.confidence < 1, "confidence", f"must be in (0, 1), got {self.confidence}")
-        _check(self.bootstrap >= 100, "bootstrap", f"must be >= 100, got {self.bootstrap}")
 
 
 @dataclass
@@ -583,11 +583,57 @@ def _urls(urls: list[str]) -> None:
         )
 
 
+# Nesting a config never comes near: each level is a few frames of Python's stack, which a document nested
+# some 300 deep (a line of `[` in 1 KB) overflows.
+MAX_YAML_DEPTH = 64
+
+
+class YamlRefused(yaml.MarkedYAMLError):
+    """Valid YAML this project does not read, refused where it starts, before anything walks the document."""
+
+
+class YamlLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without aliases, nested MAX_YAML_DEPTH deep at most. An alias (`*a`) repeats the node
+    its anchor (`&a`) marks: ten lines of aliases of aliases make a 1 KB file of billions of nodes, which
+    every walk over the document (the lines of its keys, the dataclasses built from it) visits one by one.
+    Use it as `load_yaml(text)`, or as the Loader of yaml.load and yaml.compose."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise YamlRefused(
+                problem=f"an alias (*{event.anchor}) repeats the value its anchor marks, and aliases of "
+                "aliases grow a small file past any memory, so none is read; write the value out",
+                problem_mark=event.start_mark,
+            )
+        if self._depth == MAX_YAML_DEPTH:
+            raise YamlRefused(
+                problem=f"YAML nested more than {MAX_YAML_DEPTH} levels deep", problem_mark=event.start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    """`text` read as yaml.safe_load reads it, but refusing aliases and deep nesting (see YamlLoader): what a
+    YAML file a user gives should be read with. Raises yaml.YAMLError (see `yaml_error`)."""
+    return yaml.load(text, Loader=YamlLoader)  # a SafeLoader: builds plain data, never objects
+
+
 def yaml_error(path: Path, error: yaml.YAMLError) -> FactoryError:
-    """A YAML syntax error as one line naming the file and the line."""
+    """A YAML syntax error (or YAML refused) as one line naming the file and the line."""
     mark = getattr(error, "problem_mark", None)
     where = f"{path}:{mark.line + 1}" if mark else str(path)
     problem = " ".join(str(getattr(error, "problem", None) or error).split())
+    if isinstance(error, YamlRefused):
+        return FactoryError(f"{where}: {problem}")
     tabs = "; YAML indents with spaces, not tabs" if "\\t" in problem else ""
     return FactoryError(f"{where}: not valid YAML ({problem}){tabs}")
 
@@ -619,8 +665,8 @@ def load_config(cls: type[C], path: str | Path, overrides: typing.Sequence[str] 
     except UnicodeDecodeError:
         raise not_utf8_error(path) from None
     try:
-        data = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        lines = _key_lines(yaml.compose(text, Loader=YamlLoader), path)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         raise yaml_error(path, error) from None
     if data is None:
@@ -659,13 +705,23 @@ def _build(cls: type[C], data: Any, prefix: str) -> C:
     if not isinstance(data, dict):
         raise _FieldError(prefix.rstrip("."), f"must be a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(map(str, set(data) - known))  # str: a YAML key may be a number
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(map(str, set(data) - set(fields)))  # str: a YAML key may be a number
     if unknown:
         raise _FieldError(
-            prefix + str(unknown[0]), f"is not a known key; valid keys here: {', '.join(sorted(known))}"
+            prefix + str(unknown[0]), f"is not a known key; valid keys here: {', '.join(sorted(fields))}"
         )
-    values = {name: _coerce(hints[name], value, prefix + name) for name, value in data.items()}
+    values = {}
+    for name, value in data.items():
+        metadata = fields[name].metadata
+        try:
+            values[name] = _coerce(hints[name], value, prefix + name)
+        except _FieldError:
+            if "conceal" in metadata:  # the value may be a secret: the message must not show it
+                raise _FieldError(prefix + name, metadata["conceal"]) from None
+            raise
+        if "range" in metadata:
+            _in_range(prefix + name, values[name], *metadata["range"])
     instance = cls(**values)
     validate = getattr(instance, "validate", None)
     if validate is not None:
@@ -717,6 +773,19 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     raise TypeError(f"config type {hint} for {key} is not supported")  # a programming error, not the user's
 
 
+def _in_range(key: str, value: int | list[int] | None, low: int, high: int) -> None:
+    """`value` (or each item of a list) lies in [low, high]."""
+    items = (
+        [(f"{key}[{index}]", item) for index, item in enumerate(value)]
+        if isinstance(value, list)
+        else [(key, value)]
+    )
+    for item_key, item in items:
+        if item is not None:
+            _check(item >= low, item_key, f"must be >= {low}, got {item}")
+            _check(item <= high, item_key, f"must be in [{low}, {high}], got {item}")
+
+
 def _key_lines(node: yaml.Node | None, path: Path, prefix: str = "") -> dict[str, int]:
     """The line of each dotted key; a key given twice in one mapping is an error, where YAML would keep
     the last silently."""
@@ -738,11 +807,17 @@ def _parse_override(override: str) -> tuple[str, Any]:
     key, sep, raw = override.partition("=")
     if not sep or not key.strip():
         raise FactoryError(f"--set {override}: expected KEY=VALUE, e.g. --set sampling.n=8")
+    key = key.strip()
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
+        value = load_yaml(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:
+        # Kept as one raw string, the value would mean something else: a list of regexes, one regex.
+        problem = " ".join(str(getattr(error, "problem", None) or error).split())
+        raise FactoryError(
+            f"--set {key}: the value is not valid YAML ({problem}); quote it, e.g. --set \"{key}='...'\" "
+            "(in YAML's single quotes a backslash stays as it is), or each item of a list: ['...', '...']"
+        ) from None
+    return key, value
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

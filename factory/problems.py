@@ -1,9 +1,10 @@
 """Stage 1: read problems from JSONL, CSV or Parquet files into `Problem` records.
 
-A file that cannot be read as a whole (missing, a directory, unreadable, not UTF-8, empty, not Parquet) stops
-the run with one line naming it. A malformed row stops it with one line naming the file, the line (or
-Parquet row) and the field, unless `problems.on_error: quarantine`: then the row goes to the run's
-quarantine file with its reason and the other rows run. A file none of whose rows can be read stops the run
+A file that cannot be read as a whole (missing, a directory, unreadable, not UTF-8, empty, not Parquet, a
+Parquet column that would decode to far more than the file holds) stops the run with one line naming it. A
+malformed row stops it with one line naming the file, the line (or Parquet row) and the field, unless
+`problems.on_error: quarantine`: then the row goes to the run's quarantine file with its reason and the other
+rows run. A file none of whose rows can be read stops the run
 either way: that is a wrong file or a wrong `problems.fields`, not a few bad rows.
 
 Text files are UTF-8; a leading BOM, which spreadsheet exports write, is skipped. A wrong encoding is a
@@ -32,6 +33,21 @@ QUARANTINE_FILE = "quarantine.jsonl"
 # not JSONL (a whole document on one line, a binary): it is refused without being read whole, so memory
 # stays flat. CSV cells have the csv module's own limit (131,072 characters).
 MAX_LINE_CHARS = 1 << 20
+# Parquet. A file's footer says what each column of a row group takes compressed and decompressed, but not
+# decoded: one value in a column's dictionary may stand for a million rows (a 5.5 KB file decoded to 2.4 GB).
+# So before a row group is read, what each column decodes to is counted, from the footer and from the
+# dictionary indices (read as such, without decoding a value), and a column past both PARQUET_COLUMN_BYTES and
+# PARQUET_EXPANSION times its size in the file is refused. Text compresses 3-10x; a column that expands 100x
+# repeats a value row after row.
+PARQUET_COLUMN_BYTES = 256 << 20
+PARQUET_EXPANSION = 100
+# Rows reach Python a batch at a time, so memory stays flat however large the file.
+PARQUET_BATCH_ROWS = 1024
+# Dictionary indices are counted this many rows at a time: 4 bytes a value.
+PARQUET_SCAN_ROWS = 4096
+# What a value of each Parquet type takes decoded, at least (text: its offset); a fixed-length one takes
+# its length.
+_VALUE_BYTES = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8, "BYTE_ARRAY": 4}
 # Enough of a quarantined row to find and fix it in its file.
 QUARANTINED_ROW_CHARS = 2000
 
@@ -296,14 +312,169 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, Row]]:
     import pyarrow.parquet as pq
 
     try:
-        batches = pq.ParquetFile(path).iter_batches(batch_size=10_000)  # streams: flat memory on big files
+        parquet = pq.ParquetFile(path)
+        metadata = parquet.metadata
+        leaf_paths = [parquet.schema.column(leaf).path for leaf in range(metadata.num_columns)]
+        # The same file with its dictionary-encoded text read as indices into the dictionary: what a column
+        # decodes to is counted on it without decoding a value.
+        indexed = pq.ParquetFile(
+            path,
+            metadata=metadata,
+            read_dictionary=sorted(
+                {
+                    leaf_paths[leaf]
+                    for group in range(metadata.num_row_groups)
+                    for leaf in range(metadata.num_columns)
+                    if _has_dictionary(metadata.row_group(group).column(leaf))
+                }
+            ),
+        )
+        columns = _parquet_columns(parquet.schema_arrow)
         index = 0
-        for batch in batches:
-            for row in batch.to_pylist():
-                yield f"{path}:row {index}", row
-                index += 1
+        for group in range(metadata.num_row_groups):
+            for name, leaves in columns:
+                _check_decoded_size(path, indexed, group, name, leaves)
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group]):
+                yield from _python_rows(path, batch, index)
+                index += batch.num_rows
     except (pa.ArrowException, OSError) as error:
         raise FactoryError(f"{path}: not a readable Parquet file ({error})") from None
+
+
+def _parquet_columns(schema: Any) -> list[tuple[str, range]]:
+    """Each top-level column of an Arrow schema read from Parquet, with the indices of its leaf columns in the
+    file (a struct has one per field, a list those of its items): the footer counts sizes by leaf."""
+    columns: list[tuple[str, range]] = []
+    start = 0
+    for field in schema:
+        end = start + _leaf_count(field.type)
+        columns.append((field.name, range(start, end)))
+        start = end
+    return columns
+
+
+def _leaf_count(arrow_type: Any) -> int:
+    import pyarrow as pa
+
+    if isinstance(arrow_type, pa.BaseExtensionType):
+        arrow_type = arrow_type.storage_type
+    return sum(_leaf_count(arrow_type.field(index).type) for index in range(arrow_type.num_fields)) or 1
+
+
+def _has_dictionary(chunk: Any) -> bool:
+    """Whether a column chunk holds text through a dictionary, where one value may stand for many rows."""
+    return bool(chunk.physical_type == "BYTE_ARRAY" and chunk.has_dictionary_page)
+
+
+def _check_decoded_size(path: Path, indexed: Any, group: int, name: str, leaves: range) -> None:
+    """Refuse column `name` of row group `group` before a value of it is decoded, when it would decode to more
+    than a column may (PARQUET_COLUMN_BYTES)."""
+    chunks = [indexed.metadata.row_group(group).column(leaf) for leaf in leaves]
+    stored = sum(chunk.total_compressed_size for chunk in chunks)
+    allowed = max(PARQUET_COLUMN_BYTES, PARQUET_EXPANSION * stored)
+    decoded = 0
+    for leaf, chunk in zip(leaves, chunks, strict=True):
+        fixed = chunk.physical_type == "FIXED_LEN_BYTE_ARRAY"
+        width = indexed.schema.column(leaf).length if fixed else _VALUE_BYTES[chunk.physical_type]
+        decoded += max(chunk.total_uncompressed_size, chunk.num_values * width)
+    for leaf, chunk in zip(leaves, chunks, strict=True):
+        # A value read through the dictionary is one of its entries, no larger than the whole chunk: the
+        # values are counted only where that could pass the limit (a short id or label column cannot).
+        room = allowed - decoded
+        if room >= 0 and _has_dictionary(chunk) and chunk.num_values * chunk.total_uncompressed_size > room:
+            decoded += _dictionary_bytes(indexed, group, indexed.schema.column(leaf).path, room)
+    if decoded > allowed:
+        raise FactoryError(
+            f"{path}: column {name!r} of row group {group} decodes to more than {allowed:,} bytes, from "
+            f"{stored:,} in the file (a column may take {PARQUET_EXPANSION}x its size in the file, or "
+            f"{PARQUET_COLUMN_BYTES:,} bytes); a value repeated row after row? Write the file without the "
+            "column, or in smaller row groups"
+        )
+
+
+def _dictionary_bytes(indexed: Any, group: int, leaf: str, room: int) -> int:
+    """What the values of leaf column `leaf` of row group `group` that are stored through its dictionary
+    take once decoded, counted on their indices (the count stops past `room`). A writer whose dictionary
+    fills up goes on with plain values, which the footer counts, and never goes back: the count ends where
+    the dictionary grows past its first page."""
+    import pyarrow.compute as pc
+
+    total = 0
+    first_page = 0
+    for batch in indexed.iter_batches(batch_size=PARQUET_SCAN_ROWS, row_groups=[group], columns=[leaf]):
+        entries = 0
+        for array in _dictionary_arrays(batch.column(0)):
+            lengths = pc.binary_length(array.dictionary)
+            total += pc.sum(pc.take(lengths, array.indices)).as_py() or 0
+            entries += len(array.dictionary)
+        if total > room or first_page and entries > first_page:
+            break
+        first_page = first_page or entries
+    return total
+
+
+def _dictionary_arrays(array: Any) -> Iterator[Any]:
+    """The dictionary-encoded arrays in `array`, however deep in lists and structs."""
+    import pyarrow as pa
+
+    if isinstance(array, pa.DictionaryArray):
+        yield array
+    elif isinstance(array, pa.StructArray):
+        for child in array.flatten():
+            yield from _dictionary_arrays(child)
+    elif array.type.num_fields:  # a list or a map
+        yield from _dictionary_arrays(array.values)
+
+
+def _python_rows(path: Path, batch: Any, first: int) -> Iterator[tuple[str, Row]]:
+    """The rows of a record batch, whose first is row `first` of the file, as JSON-like values (see
+    `_python_values`); a row with a value that cannot be read comes as its `RowError`."""
+    names = batch.schema.names
+    columns: list[list[Any]] = []
+    faults: dict[int, str] = {}
+    for name, column in zip(names, batch.columns, strict=True):
+        values, column_faults = _python_values(column)
+        columns.append(values)
+        for offset, fault in column_faults.items():
+            faults.setdefault(offset, f"field {name!r} {fault}")
+    for offset, cells in enumerate(zip(*columns)):  # not strict: its check doubles the time of a row
+        where = f"{path}:row {first + offset}"
+        row = dict(zip(names, cells))
+        yield where, RowError(where, faults[offset], row) if offset in faults else row
+
+
+def _python_values(column: Any) -> tuple[list[Any], dict[int, str]]:
+    """The values of a column as a JSONL row would hold them: bytes as UTF-8 text, decimals and times as
+    text (an id, a gold, or anything a later stage writes as JSON); and why each value that cannot be read
+    cannot, by its offset."""
+    import pyarrow as pa
+
+    faults: dict[int, str] = {}
+    try:
+        values = column.to_pylist()
+    except (ValueError, OverflowError):  # a date past year 9999, beyond Python's datetime: find which
+        values = []
+        for offset in range(len(column)):
+            try:
+                values.append(column[offset].as_py())
+            except (ValueError, OverflowError):
+                values.append(None)
+                faults[offset] = "holds a date or time out of the years 1 to 9999, which Python cannot read"
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        for offset, value in enumerate(values):
+            try:
+                values[offset] = value if value is None else value.decode()
+            except UnicodeDecodeError as error:
+                faults[offset] = (
+                    f"holds bytes that are not UTF-8 text (byte {error.start + 1} is "
+                    f"0x{value[error.start]:02x}); write text columns as UTF-8 strings"
+                )
+    elif pa.types.is_decimal(kind) or pa.types.is_duration(kind):
+        values = [value if value is None else str(value) for value in values]
+    elif pa.types.is_temporal(kind):
+        values = [value if value is None else value.isoformat() for value in values]
+    return values, faults
 
 
 def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig, without_answer: bool) -> Problem:

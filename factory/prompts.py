@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from factory.config import not_utf8_error, yaml_error
+from factory.config import load_yaml, not_utf8_error, yaml_error
 from factory.errors import FactoryError
 from factory.records import Message
 
@@ -89,7 +89,7 @@ def load_template(name_or_path: str, kind: TemplateKind = TEACHER) -> PromptTemp
     except OSError as error:
         raise FactoryError(f"{path}: cannot read the template ({error.strerror})") from None
     try:
-        data = yaml.safe_load(raw.decode("utf-8-sig"))
+        data = load_yaml(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise not_utf8_error(path) from None
     except yaml.YAMLError as error:

@@ -475,7 +475,7 @@ def _claim_run_dir(run_dir: Path, key: dict[str, Any]) -> None:
     key_path = run_dir / RUN_MARKER
     if key_path.exists():
         try:
-            previous = yaml.safe_load(key_path.read_text())
+            previous = config_module.load_yaml(key_path.read_text())
         except yaml.YAMLError:
             previous = None
         if not isinstance(previous, dict):  # an older factory wrote it in place, and died doing so

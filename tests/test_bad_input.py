@@ -47,6 +47,11 @@ def parquet(columns: dict[str, list]) -> bytes:
     return buffer.getvalue()
 
 
+def repeated(text: str, rows: int) -> pa.DictionaryArray:
+    """`rows` copies of `text`, stored once in the Parquet file's dictionary."""
+    return pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array([text]))
+
+
 GOOD_JSONL = jsonl(*GOOD)
 GOOD_CSV = "id,problem,answer\na,What is 1+1?,2\nb,What is 2+3?,5\n"
 RUN = "{tmp}/run.yaml"
@@ -311,6 +316,42 @@ CASES = [
         {"run.yaml": config("p.parquet"), "p.parquet": GOOD_CSV},
         "{tmp}/p.parquet: not a readable Parquet file",
     ),
+    # 10 GB of one repeated 100 KB problem in a file of a few KB: it took 1 to 2.4 GB before its first row.
+    Case(
+        "parquet_bomb",
+        {
+            "run.yaml": config("p.parquet"),
+            "p.parquet": parquet(
+                {"problem": repeated("x" * 100_000, 100_000), "answer": repeated("1", 100_000)}
+            ),
+        },
+        "{tmp}/p.parquet: column 'problem' of row group 0 decodes to more than 268,435,456 bytes, from … in the "
+        "file",
+    ),
+    # Bytes that are UTF-8 are read as text; others name the row (with JSON, `factory verify` had a traceback).
+    Case(
+        "parquet_binary_id",
+        {
+            "run.yaml": config("p.parquet"),
+            "p.parquet": parquet({"id": [b"a", b"\xff"], "problem": ["1+1?", "2+3?"], "answer": ["2", "5"]}),
+        },
+        "{tmp}/p.parquet:row 1: field 'id' holds bytes that are not UTF-8 text (byte 1 is 0xff)",
+    ),
+    # Decimal ids are read as their text.
+    Case(
+        "parquet_decimal_id",
+        {
+            "run.yaml": config("p.parquet"),
+            "p.parquet": parquet(
+                {
+                    "id": pa.array([1, 2], pa.decimal128(5, 0)),
+                    "problem": ["1+1?", "2+3?"],
+                    "answer": ["2", "5"],
+                }
+            ),
+        },
+        None,
+    ),
     # --- problems files: the file itself ----------------------------------------------------------------
     # A directory used to be reported as "does not exist".
     Case(
@@ -404,6 +445,19 @@ CASES = [
         "{tmp}/run.yaml:4: teacher.base_url must be an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1; "
         "got 'not a url'",
     ),
+    # A key pasted where the name of its variable belongs: refused, and not shown.
+    Case(
+        "api_key_pasted",
+        {"run.yaml": config(teacher=", api_key_env: sk-proj-Zx8Qp2RmT4vLw9"), "p.jsonl": GOOD_JSONL},
+        "{tmp}/run.yaml:4: teacher.api_key_env must be the NAME of an environment variable holding the key (e.g. "
+        "OPENAI_API_KEY), not the key",
+    ),
+    # An alias: aliases of aliases make 1 KB stand for billions of values, walked without end.
+    Case(
+        "config_yaml_alias",
+        {"run.yaml": config(more="adaptive: &a {max_samples: 8}\ncurate: *a\n")},
+        "{tmp}/run.yaml:8: an alias (*a) repeats the value its anchor marks",
+    ),
     Case(
         "set_without_value",
         {"run.yaml": config()},
@@ -427,6 +481,20 @@ CASES = [
         {"run.yaml": config()},
         "--set sampling.top_p: sampling.top_p must be in (0, 1], got 3.0",
         command=("run", RUN, "--set", "sampling.top_p=3"),
+    ),
+    # It sent no request and grew without end, deaf to Ctrl-C.
+    Case(
+        "set_count_too_large",
+        {"run.yaml": config()},
+        "--set sampling.n: sampling.n must be in [1, 1024], got 100000000",
+        command=("run", RUN, "--set", "sampling.n=100000000"),
+    ),
+    # Kept as one raw string, the list of two regexes was one regex matching neither.
+    Case(
+        "set_not_yaml",
+        {"run.yaml": config()},
+        "--set reject.answer_patterns: the value is not valid YAML (found unknown escape character 'd'); quote it",
+        command=("run", RUN, "--set", 'reject.answer_patterns=["\\d+", "answer: (\\d+)"]'),
     ),
     Case(
         "on_error_unknown",
