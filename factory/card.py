@@ -178,7 +178,10 @@ def card_text(manifest: dict[str, Any], sample_row: dict[str, Any] | None) -> st
         "",
         "## Source",
         "",
-        *(_teacher_line(teacher) for teacher in config["teachers"] or [config["teacher"]]),
+        *(
+            _teacher_line(teacher, counts["teachers"].get(f"{teacher['backend']}:{teacher['model']}", {}))
+            for teacher in config["teachers"] or [config["teacher"]]
+        ),
         f"- Sampling: `{json.dumps(config['sampling'], sort_keys=True)}`",
         f"- Prompt template: `{manifest['prompt']['template']}` (sha256 `{manifest['prompt']['hash']}`)",
         f"- Adaptive sampling: `{json.dumps(config['adaptive'], sort_keys=True)}`",
@@ -249,8 +252,12 @@ def _total(nested: dict[str, dict[str, int]]) -> int:
     return sum(sum(reasons.values()) for reasons in nested.values())
 
 
-def _teacher_line(teacher: dict[str, Any]) -> str:
-    return f"- Teacher: `{teacher['model']}` ({teacher['backend']} backend, {teacher['endpoint']} endpoint)"
+def _teacher_line(teacher: dict[str, Any], counts: dict[str, Any]) -> str:
+    line = f"- Teacher: `{teacher['model']}` ({teacher['backend']} backend, {teacher['endpoint']} endpoint)"
+    if counts.get("cost") is not None:
+        per_kept = counts.get("cost_per_kept")
+        line += f"; cost {counts['cost']:.4f}" + (f", {per_kept:.4f} per kept trace" if per_kept else "")
+    return line
 
 
 def _unit_row(unit: dict[str, Any], counts: dict[str, Any]) -> str:

@@ -135,6 +135,22 @@ class RayConfig:
 
 
 @dataclass
+class PriceConfig:
+    """A teacher's price in dollars (or any one currency) per million tokens, as hosted APIs list it."""
+
+    input_per_million: float = 0.0  # prompt tokens
+    output_per_million: float = 0.0  # completion tokens, reasoning included
+
+    def validate(self) -> None:
+        for name in ("input_per_million", "output_per_million"):
+            value = getattr(self, name)
+            _check(0 <= value < 1e6, name, f"must be in [0, 1000000), got {value}")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+
+
+@dataclass
 class TeacherConfig:
     backend: str = "vllm"
     model: str = EMBEDDED_MODEL  # a local folder, a model id vLLM can load, or the name an HTTP server serves
@@ -159,6 +175,11 @@ class TeacherConfig:
     on_request_error: str = "skip"
     # Extra request fields; `return_token_ids: true` gives per-sample token counts from a vLLM server when n > 1.
     extra_body: dict[str, Any] = field(default_factory=dict)
+    # The request field that carries `sampling.max_tokens`: OpenAI's reasoning models refuse `max_tokens`
+    # and take `max_completion_tokens`.
+    max_tokens_field: str = "max_tokens"
+    # What the teacher's tokens cost, for the summary's cost and cost per kept trace (hosted APIs).
+    price: PriceConfig | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.base_url, str):  # one URL given as a plain string
@@ -167,6 +188,7 @@ class TeacherConfig:
     def validate(self) -> None:
         _choice("backend", self.backend, TEACHER_BACKENDS)
         _choice("endpoint", self.endpoint, ("chat", "completions"))
+        _choice("max_tokens_field", self.max_tokens_field, ("max_tokens", "max_completion_tokens"))
         _choice("on_request_error", self.on_request_error, ("skip", "fail"))
         _key_variable(self.api_key_env)
         _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")

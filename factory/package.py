@@ -35,6 +35,7 @@ from factory.errors import FactoryError
 from factory.ledger import read_typed
 from factory.problem_table import ProblemTable, sqlite_disk_full
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Record, Sample
+from factory.reject import teacher_name
 from factory.storage import (
     StageMarkers,
     atomic_open,
@@ -322,7 +323,8 @@ class Tally:
     gold_sources: Counter[str] = field(default_factory=Counter)  # given | majority → problems
     no_majority: int = 0  # problems without a gold whose samples reached no majority
     majority_disagrees: int = 0  # problems whose given gold the teacher's majority contradicts
-    teachers: dict[str, Counter[str]] = field(default_factory=dict)  # teacher → samples, kept
+    # teacher → samples, kept, prompt_tokens, completion_tokens, tokens_estimated, tokens_missing
+    teachers: dict[str, Counter[str]] = field(default_factory=dict)
     contamination: Counter[str] = field(default_factory=Counter)  # evaluation set → traces dropped
     round_trip: dict[str, Any] | None = None  # the student check's report (`package.student`)
     preference_pairs: int = 0
@@ -572,6 +574,15 @@ def _header(problem_id: str, row: Sequence[Any]) -> ProblemCuration:
     return ProblemCuration(
         problem_id, drawn, correct, gold, gold_source, [], [], vote_share, majority, bool(disagrees)
     )
+
+
+def _count_tokens(counts: Counter[str], sample: Sample) -> None:
+    """A teacher's tokens, for its cost: those the server counted, and how many samples' counts were
+    estimated (usage per request, shared out) or missing."""
+    counts["prompt_tokens"] += sample.prompt_tokens or 0
+    counts["completion_tokens"] += sample.completion_tokens or 0
+    counts["tokens_estimated"] += sample.completion_tokens_estimated
+    counts["tokens_missing"] += sample.completion_tokens is None
 
 
 def _count_problem(tally: Tally, curation: ProblemCuration) -> None:
@@ -825,6 +836,8 @@ def _write_shards(
         database.execute("BEGIN")
         for sample in read_typed(run_dir / "samples", Sample):
             key = sample.key()
+            if problems.position(sample.problem_id) is not None:
+                _count_tokens(tally.teachers.setdefault(teacher_name(sample), Counter()), sample)
             if (found := first_unwritten("kept", key)) is not None:
                 _, trace, problem_id, text, *curation = found
                 problem = Problem(problem_id, text, "", "")

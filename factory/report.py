@@ -2,21 +2,23 @@
 anywhere without a network.
 
 Everything on the page is read from files the run left (summary.json, problem_stats.jsonl, samples/,
-the train shards, timeline.jsonl) or that `factory eval` wrote (results.json); nothing is recomputed
-that the run already counted, so a figure's numbers are the summary's. The figures are plotly's: the
-plotly.js bundle (4.8 MB) is inlined once, before the first figure, and each figure's data sits
-in the page as plotly's JSON, readable by a script as well as by a browser.
+the train shards, excluded.jsonl, timeline.jsonl) or that `factory eval` wrote (results.json); nothing is
+recomputed that the run already counted, so a figure's numbers are the summary's. The figures are plotly's:
+the plotly.js bundle (4.8 MB) is inlined once, before the first figure, and each figure's data sits
+in the page as plotly's JSON, readable by a script as well as by a browser. Traces are the teacher's text,
+untrusted: they are escaped, and cut to a head and a tail, so the page stays small however large the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +35,14 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 TIMELINE = "timeline.jsonl"
+EXCLUDED = "excluded.jsonl"
 KEPT_COLOUR = "#2ca02c"
 DROPPED_COLOUR = "#9e9e9e"
 FIGURE_HEIGHT = 380
+# A trace on the page: its first and last characters, with how many were cut between them.
+TRACE_HEAD = 400
+TRACE_TAIL = 200
+SHARD_BATCH = 1024  # rows read at a time: a batch of long traces stays a few MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +57,57 @@ class EvalResult:
 
 @dataclass(frozen=True, slots=True)
 class SampleLength:
-    """One sample on disk, as the length and cost figures see it."""
+    """One sample on disk, as the length and cost figures and the teachers' table see it."""
 
     teacher: str
     tokens: int | None  # None: the teacher reported no count
     characters: int
     kept: bool
+    prompt_tokens: int | None
+    # `tokens` is the sample's share of a count the server made over several (`completion_tokens_estimated`)
+    estimated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A trace shown on the page, with where it came from."""
+
+    problem_id: str
+    sample_index: int
+    teacher: str
+    text: str  # already `_shortened`
+    sample_key: str
+
+
+@dataclass(slots=True)
+class Spent:
+    """One teacher's tokens over every sample on disk."""
+
+    prompt: int = 0
+    completion: int = 0
+    estimated: bool = False  # some completion count is a request's count shared out over its samples
+
+
+@dataclass(slots=True)
+class KeptRows:
+    """What the report needs of the train shards besides lengths, from one read of a few columns."""
+
+    problems: set[str] = field(default_factory=set)  # problems with a kept trace
+    correct: Counter[str] = field(default_factory=Counter)  # teacher → kept traces found correct
+
+
+@dataclass(slots=True)
+class Exclusions:
+    """What the report keeps of excluded.jsonl, read once line by line: counts, and one trace per reason."""
+
+    found: bool
+    # (teacher, unit, reason) → samples
+    counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    correct: Counter[str] = field(default_factory=Counter)  # teacher → dropped samples found correct
+    without_status: int = 0  # lines from before exclusions carried the verifier's status
+    # (unit, reason) → a dropped trace, from a problem with a kept trace when there is one
+    examples: dict[tuple[str, str], Example] = field(default_factory=dict)
+    damaged: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +116,7 @@ class Section:
     title: str
     note: str  # one line under the title: what the figure shows, or why there is none
     figure: go.Figure | None = None
-    table: str = ""
+    body: str = ""  # HTML under the figure: its numbers as a table, or the example traces
 
 
 def write_report(run_dir: Path, eval_dirs: Sequence[Path] = (), out: Path | None = None) -> Path:
@@ -74,16 +126,20 @@ def write_report(run_dir: Path, eval_dirs: Sequence[Path] = (), out: Path | None
     evals = [read_eval(eval_dir) for eval_dir in eval_dirs]
     _require_plotly()
     lengths = list(sample_lengths(run_dir))
+    kept = kept_rows(run_dir)
+    exclusions = read_exclusions(run_dir, kept.problems)
     sections = [
         pass_rate_section(run_dir),
         length_section(lengths),
         drops_section(summary),
         yield_section(summary),
         cost_section(summary, lengths),
+        teachers_section(summary, lengths, kept, exclusions),
         timeline_section(run_dir),
     ]
     if evals:
         sections.append(eval_section(evals))
+    sections.append(examples_section(run_dir, exclusions))  # the longest, text: after every figure
     target = out or run_dir / "report.html"
     with atomic_open(target) as handle:
         handle.write(_page(run_dir, summary, sections))
@@ -167,19 +223,85 @@ def _require_plotly() -> None:
 
 def sample_lengths(run_dir: Path) -> Iterator[SampleLength]:
     """Every sample on disk, kept when its key is a row of the train shards."""
-    kept_keys: set[str] = set()
-    for path in sorted((run_dir / "shards").glob("train-*.parquet")):
-        try:
-            kept_keys.update(pq.read_table(path, columns=["sample_key"]).column("sample_key").to_pylist())
-        except (pa.ArrowException, OSError):
-            raise FactoryError(
-                f"{path}: not a Parquet file with a sample_key column; delete {path.parent} and run "
-                "factory run CONFIG again to write the shards again"
-            ) from None
+    kept_keys = {row["sample_key"] for row in _shard_rows(run_dir, ["sample_key"])}
     for key, sample in read_keyed_samples(run_dir / "samples"):
         yield SampleLength(
-            teacher_name(sample), sample.completion_tokens, len(sample.trace_text()), key in kept_keys
+            teacher_name(sample),
+            sample.completion_tokens,
+            len(sample.trace_text()),
+            key in kept_keys,
+            sample.prompt_tokens,
+            sample.completion_tokens_estimated,
         )
+
+
+def kept_rows(run_dir: Path) -> KeptRows:
+    kept = KeptRows()
+    for row in _shard_rows(run_dir, ["problem_id", "teacher_backend", "teacher_model", "verdict_status"]):
+        kept.problems.add(row["problem_id"])
+        if row["verdict_status"] == "correct":
+            kept.correct[f"{row['teacher_backend']}:{row['teacher_model']}"] += 1
+    return kept
+
+
+def _shard_rows(run_dir: Path, columns: list[str]) -> Iterator[dict[str, Any]]:
+    """The rows of the train shards, `columns` of them, a batch at a time so memory stays flat."""
+    for path in sorted((run_dir / "shards").glob("train-*.parquet")):
+        try:
+            with pq.ParquetFile(path) as shard:
+                # iter_batches passes over a column the file lacks; the rows would lack it too
+                if not set(columns) <= set(shard.schema_arrow.names):
+                    raise _damaged_shard(path, columns)
+                for batch in shard.iter_batches(batch_size=SHARD_BATCH, columns=columns):
+                    yield from batch.to_pylist()
+        except (pa.ArrowException, OSError):
+            raise _damaged_shard(path, columns) from None
+
+
+def _damaged_shard(path: Path, columns: list[str]) -> FactoryError:
+    wanted = f"a {columns[0]} column" if len(columns) == 1 else f"the columns {', '.join(columns)}"
+    return FactoryError(
+        f"{path}: not a Parquet file with {wanted}; delete {path.parent} and run "
+        "factory run CONFIG again to write the shards again"
+    )
+
+
+def read_exclusions(run_dir: Path, kept_problems: set[str]) -> Exclusions:
+    """The counts of excluded.jsonl, and for each (unit, reason) one dropped trace: the first from a problem
+    in `kept_problems`, else the first of all. Only these are held, so memory does not grow with the file."""
+    path = run_dir / EXCLUDED
+    if not path.is_file():
+        return Exclusions(found=False)
+    exclusions = Exclusions(found=True)
+    for row in _rows(path, _is_exclusion, exclusions.damaged):
+        teacher, reason = row["teacher"], (row["unit"], row["reason"])
+        exclusions.counts[(teacher, *reason)] += 1
+        status = row.get("status") or None  # "" when written before exclusions carried it
+        if status is None:
+            exclusions.without_status += 1
+        exclusions.correct[teacher] += status == "correct"
+        held = exclusions.examples.get(reason)
+        if held is None or (held.problem_id not in kept_problems and row["problem_id"] in kept_problems):
+            exclusions.examples[reason] = Example(
+                row["problem_id"], row["sample_index"], teacher, _shortened(row["trace"]), row["sample_key"]
+            )
+    return exclusions
+
+
+def _is_exclusion(row: dict[str, Any]) -> bool:
+    names = ("problem_id", "sample_key", "unit", "reason", "trace", "teacher")
+    return (
+        all(isinstance(row.get(name), str) for name in names)
+        and type(row.get("sample_index")) is int
+        and isinstance(row.get("status", ""), str)
+    )
+
+
+def _shortened(text: str) -> str:
+    cut = len(text) - TRACE_HEAD - TRACE_TAIL
+    if cut <= 0:
+        return text
+    return f"{text[:TRACE_HEAD]}\n[… {cut} characters left out …]\n{text[-TRACE_TAIL:]}"
 
 
 def _rows(path: Path, fits: Callable[[dict[str, Any]], bool], damaged: list[int]) -> Iterator[dict[str, Any]]:
@@ -375,6 +497,158 @@ def cost_section(summary: dict[str, Any], lengths: list[SampleLength]) -> Sectio
     )
 
 
+def teachers_section(
+    summary: dict[str, Any], lengths: list[SampleLength], kept: KeptRows, exclusions: Exclusions
+) -> Section:
+    title = "Per teacher"
+    teachers: dict[str, dict[str, Any]] = summary.get("teachers") or {}
+    spent: dict[str, Spent] = {}
+    uncounted = 0
+    for length in lengths:
+        tokens = spent.setdefault(length.teacher, Spent())
+        tokens.prompt += length.prompt_tokens or 0
+        tokens.completion += length.tokens or 0
+        tokens.estimated |= length.estimated
+        uncounted += length.prompt_tokens is None or length.tokens is None
+    names = [*teachers, *sorted(set(spent) - set(teachers))]
+    if not names:
+        return Section("teachers", title, "summary.json counts no teacher and samples/ holds no sample.")
+    dropped: dict[str, Counter[str]] = {}  # unit → teacher → samples
+    for (teacher, unit, _), count in exclusions.counts.items():
+        dropped.setdefault(unit, Counter())[teacher] += count
+    units = sorted(dropped, key=lambda unit: -dropped[unit].total())  # the costliest unit first
+    # Without every drop's status the correct ones cannot be told from the rest.
+    knows_correct = exclusions.found and not exclusions.without_status
+    columns = []
+    for name in names:
+        counts, tokens = teachers.get(name, {}), spent.get(name, Spent())
+        made = counts.get("kept", 0)
+        estimated = " (estimated)" if tokens.estimated else ""
+        cost = counts.get("cost")
+        columns.append(
+            [
+                counts.get("samples", 0),
+                kept.correct[name] + exclusions.correct[name] if knows_correct else "",
+                made,
+                *(dropped[unit][name] for unit in units),
+                tokens.prompt,
+                f"{tokens.completion}{estimated}",
+                f"{(tokens.prompt + tokens.completion) / made:.0f}{estimated}" if made else "no kept trace",
+                f"{cost:.2f}" if _is_number(cost) else "",
+                (f"{cost / made:.4f}" if made else "no kept trace") if _is_number(cost) else "",
+            ]
+        )
+    labels = [
+        "samples",
+        "correct",
+        "kept",
+        *(f"dropped by {unit}" for unit in units),
+        "prompt tokens",
+        "completion tokens",
+        "tokens per kept trace",
+        "cost",
+        "cost per kept trace",
+    ]
+    # summary.json has a cost only where the teacher's prices are known: no row of blanks otherwise.
+    if not any(_is_number(teachers.get(name, {}).get("cost")) for name in names):
+        labels = labels[:-2]
+    rows = [[label, *(column[row] for column in columns)] for row, label in enumerate(labels)]
+    note = (
+        "samples and kept from summary.json's teachers; correct and drops from shards/train-*.parquet and "
+        f"{EXCLUDED}; prompt and completion tokens of every sample on disk (samples/), over the kept"
+    )
+    if not exclusions.found:
+        note += f"; {EXCLUDED} is missing: no drops, and correct is not counted"
+    elif exclusions.without_status:
+        note += (
+            f"; {exclusions.without_status} lines of {EXCLUDED} carry no verifier status (an older factory "
+            "wrote them): correct is not counted"
+        )
+    if any(tokens.estimated for tokens in spent.values()):
+        note += "; estimated: a server counted completion tokens per request, shared out over its samples"
+    if uncounted:
+        note += f"; {uncounted} samples carry no token count and add nothing"
+    note += _damage_note(Path(EXCLUDED), exclusions.damaged)
+    return Section("teachers", title, note, body=_table(["", *names], rows))
+
+
+def examples_section(run_dir: Path, exclusions: Exclusions) -> Section:
+    title = "A kept and a dropped trace per drop reason"
+    damage = _damage_note(Path(EXCLUDED), exclusions.damaged)
+    if not exclusions.found:
+        return Section("examples", title, f"{EXCLUDED} is missing: this run folder has no drops to show.")
+    if not exclusions.examples:
+        return Section("examples", title, "Nothing was dropped" + (damage or "."))
+    wanted = {example.problem_id for example in exclusions.examples.values()}
+    kept, first_kept = _kept_examples(run_dir, wanted)
+    # The package stage's drops (dedup, budget...) leave their trace in samples/ only.
+    texts = _journal_texts(run_dir, {e.sample_key for e in exclusions.examples.values() if not e.text})
+    reasons: Counter[tuple[str, str]] = Counter()
+    for (_, unit, reason), count in exclusions.counts.items():
+        reasons[(unit, reason)] += count
+    parts = []
+    for (unit, reason), count in reasons.most_common():
+        dropped = exclusions.examples[(unit, reason)]
+        if not dropped.text:
+            dropped = dataclasses.replace(dropped, text=texts.get(dropped.sample_key, ""))
+        parts.append(
+            f"<h3>{html.escape(f'{unit}: {reason}')} <small>({count} dropped)</small></h3>"
+            f'<div class="pair">{_example_html("kept", kept.get(dropped.problem_id, first_kept))}'
+            f"{_example_html('dropped', dropped)}</div>"
+        )
+    note = (
+        f"for each reason, a trace the shards kept and one {EXCLUDED} holds, of the same problem where it "
+        f"has both; each cut to its first {TRACE_HEAD} and last {TRACE_TAIL} characters{damage}"
+    )
+    return Section("examples", title, note, body="".join(parts))
+
+
+def _kept_examples(run_dir: Path, problems: set[str]) -> tuple[dict[str, Example], Example | None]:
+    """The first kept trace of each of `problems`, and the first kept trace of all."""
+    found: dict[str, Example] = {}
+    first = None
+    columns = ["problem_id", "sample_index", "teacher_backend", "teacher_model", "trace", "sample_key"]
+    for row in _shard_rows(run_dir, columns):
+        problem = row["problem_id"]
+        wanted = problem in problems and problem not in found
+        if first is not None and not wanted:
+            continue
+        example = Example(
+            problem,
+            row["sample_index"],
+            f"{row['teacher_backend']}:{row['teacher_model']}",
+            _shortened(row["trace"]),
+            row["sample_key"],
+        )
+        first = first or example
+        if wanted:
+            found[problem] = example
+        if len(found) == len(problems):
+            break
+    return found, first
+
+
+def _journal_texts(run_dir: Path, keys: set[str]) -> dict[str, str]:
+    """The shortened traces of the samples `keys` in samples/."""
+    texts: dict[str, str] = {}
+    if keys:
+        for key, sample in read_keyed_samples(run_dir / "samples"):
+            if key in keys:
+                texts[key] = _shortened(sample.trace_text())
+                if len(texts) == len(keys):
+                    break
+    return texts
+
+
+def _example_html(kind: str, example: Example | None) -> str:
+    if example is None:
+        return f"<figure><figcaption>{kind}: no trace was kept</figcaption></figure>"
+    caption = html.escape(
+        f"{kind}: problem {example.problem_id}, sample {example.sample_index}, {example.teacher}"
+    )
+    return f"<figure><figcaption>{caption}</figcaption><pre>{html.escape(example.text)}</pre></figure>"
+
+
 def timeline_section(run_dir: Path) -> Section:
     import plotly.graph_objects as go
 
@@ -517,6 +791,11 @@ dt { color: #666; } dd { margin: 0; font-variant-numeric: tabular-nums; }
 section { margin-top: 2.5em; } .note { color: #555; margin: 0.2em 0 0.8em; }
 table { border-collapse: collapse; font-size: 0.9em; font-variant-numeric: tabular-nums; margin-top: 0.5em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.2em 0.8em; text-align: left; }
+h3 { font-size: 1em; margin: 1.5em 0 0.4em; } h3 small { color: #555; font-weight: normal; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+figure { margin: 0; min-width: 0; } figcaption { color: #555; font-size: 0.85em; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: 0.5em; margin: 0.2em 0;
+  font-size: 0.8em; }
 """
 
 
@@ -535,8 +814,8 @@ def _page(run_dir: Path, summary: dict[str, Any], sections: list[Section]) -> st
             )
             bundled = True
         parts.append(
-            f"<section><h2>{html.escape(section.title)}</h2>"
-            f'<p class="note">{html.escape(section.note)}</p>{figure}{section.table}</section>'
+            f'<section id="{section.name}"><h2>{html.escape(section.title)}</h2>'
+            f'<p class="note">{html.escape(section.note)}</p>{figure}{section.body}</section>'
         )
     title = f"factory report: {html.escape(str(run_dir))}"
     return (

@@ -125,7 +125,9 @@ class Summary:
     generate_seconds: float = 0.0
     wall_seconds: float = 0.0
     shards: list[str] = field(default_factory=list)
-    teachers: dict[str, dict[str, int]] = field(default_factory=dict)  # "backend:model" → samples, kept
+    # "backend:model" → samples, kept, prompt and completion tokens (and how many were estimated or missing);
+    # with `teacher.price`, cost and cost_per_kept
+    teachers: dict[str, dict[str, Any]] = field(default_factory=dict)
     judge: str | None = None  # "judge:<model>" when a model judge is configured
     judged: dict[str, int] = field(default_factory=dict)  # its verdicts: samples, correct, incorrect...
     problems_dropped: dict[str, dict[str, int]] = field(
@@ -215,9 +217,9 @@ class Summary:
             *([f"preference {self.preference_pairs} pairs"] if self.preference_pairs else []),
             *([f"rejected   {self.rejected_rows} rows"] if self.rejected_rows else []),
             *(
-                f"teacher    {name}: {counts['samples']} samples, {counts['kept']} kept"
+                _teacher_line(name, counts)
                 for name, counts in self.teachers.items()
-                if len(self.teachers) > 1
+                if len(self.teachers) > 1 or "cost" in counts or counts.get("tokens_estimated")
             ),
             *([f"faults     {_counts(self.faults)}"] if self.faults else []),
             *(
@@ -233,6 +235,20 @@ class Summary:
             f"shards     {Path(self.run_dir) / 'shards'} ({len(self.shards)} file(s))",
             f"wall time  {self.wall_seconds:.0f} s",
         ]
+
+
+def _teacher_line(name: str, counts: Mapping[str, Any]) -> str:
+    tokens = f"{counts.get('prompt_tokens', 0):,} prompt + {counts.get('completion_tokens', 0):,} completion tokens"
+    notes = []
+    if counts.get("tokens_estimated"):
+        notes.append(f"{counts['tokens_estimated']} samples' counts estimated from usage per request")
+    if counts.get("tokens_missing"):
+        notes.append(f"{counts['tokens_missing']} samples not counted by the server")
+    line = f"teacher    {name}: {counts.get('samples', 0)} samples, {counts.get('kept', 0)} kept; {tokens}"
+    if "cost" in counts:
+        per_kept = counts["cost_per_kept"]
+        line += f"; cost {counts['cost']:.4f}" + (f" ({per_kept:.4f} per kept trace)" if per_kept else "")
+    return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _counts(counts: Mapping[str, int]) -> str:
@@ -372,6 +388,7 @@ def _run(
         fingerprint(curate_inputs, corpus_identity(config.curate, decontaminator), _student_identity(config)),
     )
     _fill(summary, tally)
+    _price(summary, config)
     if judge is not None:
         summary.judged = _judged(run_dir, scope)
     shards_dir = run_dir / "shards"
@@ -446,9 +463,18 @@ def _fill(summary: Summary, tally: Tally) -> None:
     summary.round_trip = tally.round_trip
     summary.preference_pairs = tally.preference_pairs
     summary.rejected_rows = tally.rejected_rows
-    summary.teachers = {
-        name: {"samples": c["samples"], "kept": c["kept"]} for name, c in sorted(tally.teachers.items())
-    }
+    summary.teachers = {name: dict(counts) for name, counts in sorted(tally.teachers.items())}
+
+
+def _price(summary: Summary, config: RunConfig) -> None:
+    """Each priced teacher's cost, in all and per kept trace, from the tokens its samples record."""
+    for teacher in config.all_teachers():
+        counts = summary.teachers.get(f"{teacher.backend}:{teacher.model}")
+        if teacher.price is None or counts is None:
+            continue
+        cost = teacher.price.cost(counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0))
+        counts["cost"] = round(cost, 6)
+        counts["cost_per_kept"] = round(cost / counts["kept"], 6) if counts.get("kept") else None
 
 
 def _judged(run_dir: Path, scope: Scope) -> dict[str, int]:
@@ -584,6 +610,8 @@ def _manifest(
             "rejected_rows": summary.rejected_rows,
             # Problems whose requests failed after their retries: missing from the shards (failed.jsonl).
             "failed_problems": summary.failed_problems,
+            # Per teacher: samples, kept, tokens and, with teacher.price, cost and cost per kept trace.
+            "teachers": summary.teachers,
         },
         "teachers": [teacher_identity(dataclasses.asdict(teacher)) for teacher in config.all_teachers()],
         "prompt": {"template": template.name, "hash": template.hash},

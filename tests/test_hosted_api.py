@@ -138,3 +138,33 @@ def test_a_seeded_server_gives_every_draw_its_own_completion(tmp_path, hosted):
     assert len({s["text"] for s in drawn}) == 16  # before: one seed for all, 8 distinct texts
     seeds = [payload["seed"] for payload in server.payloads]
     assert len(set(seeds)) == len(seeds)
+
+
+def test_a_priced_teacher_reports_its_cost_per_kept_trace(tmp_path, hosted):
+    server = hosted()
+    config = write_config(tmp_path, server.base_url, n=2)
+    config.write_text(
+        config.read_text().replace(
+            "max_concurrency: 2}",
+            "max_concurrency: 2, max_tokens_field: max_completion_tokens,"
+            " price: {input_per_million: 1.0, output_per_million: 4.0}}",
+        )
+    )
+    result = factory_run(config)
+    assert all("max_completion_tokens" in p and "max_tokens" not in p for p in server.payloads)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    counts = summary["teachers"]["http:teacher"]
+    drawn = samples(tmp_path / "run")
+    prompt = sum(s["prompt_tokens"] for s in drawn)
+    completion = sum(s["completion_tokens"] for s in drawn)
+    assert (counts["prompt_tokens"], counts["completion_tokens"], counts["kept"]) == (prompt, completion, 8)
+    assert counts["cost"] == round((prompt * 1.0 + completion * 4.0) / 1e6, 6)
+    assert counts["cost_per_kept"] == round(counts["cost"] / 8, 6)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("teacher ")]
+    assert line == (
+        f"teacher    http:teacher: 8 samples, 8 kept; {prompt:,} prompt + {completion:,} completion tokens; "
+        f"cost {counts['cost']:.4f} ({counts['cost_per_kept']:.4f} per kept trace) "
+        "(8 samples' counts estimated from usage per request)"
+    )
+    card = (tmp_path / "run" / "shards" / "README.md").read_text()
+    assert f"; cost {counts['cost']:.4f}, {counts['cost_per_kept']:.4f} per kept trace" in card

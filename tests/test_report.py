@@ -1,9 +1,11 @@
 """`factory report`: the figures carry the run folder's numbers (read back out of the page), the page
-renders in a real browser without a network, evaluations' accuracy keeps their intervals, and bad input
+renders in a real browser without a network, evaluations' accuracy keeps their intervals, each drop reason
+shows a kept and a dropped trace (escaped, cut short), the per-teacher table is the summary's, and bad input
 is one line."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -14,14 +16,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from curation_script import PROBLEMS, SCRIPT
+from curation_script import PROBLEMS, SCRIPT, worked
 from PIL import Image
 from scripted_teacher import ScriptedTeacher, run_config
 
 from factory.cli import main
 from factory.errors import FactoryError
 from factory.ledger import read_keyed_samples
-from factory.report import KEPT_COLOUR, TIMELINE, write_report
+from factory.report import KEPT_COLOUR, TIMELINE, TRACE_HEAD, TRACE_TAIL, write_report
 from factory.run import run
 from factory.storage import write_jsonl
 
@@ -117,6 +119,150 @@ def test_the_header_and_every_figure_carry_the_runs_numbers(run_dir, page):
     timeline = traces(page, "timeline")
     assert timeline["samples"]["x"][0] == 0 and timeline["samples"]["y"][-1] == 18
     assert timeline["kept"]["y"][-1] == 8
+
+
+def section(page: str, name: str) -> str:
+    return re.search(rf'<section id="{name}">(.*?)</section>', page, re.DOTALL)[1]
+
+
+EXAMPLE = re.compile(r'<h3>(.*?) <small>.*?</small></h3><div class="pair">(.*?)</div>', re.DOTALL)
+TRACE = re.compile(r"<figcaption>((kept|dropped): .*?)</figcaption><pre>(.*?)</pre>", re.DOTALL)
+
+
+def examples(page: str) -> dict[str, dict[str, tuple[str, str]]]:
+    """The examples section: `unit: reason` → kept / dropped → (caption, trace), unescaped."""
+    return {
+        html.unescape(reason): {
+            kind: (html.unescape(caption), html.unescape(text)) for caption, kind, text in TRACE.findall(pair)
+        }
+        for reason, pair in EXAMPLE.findall(section(page, "examples"))
+    }
+
+
+def table(page: str, name: str) -> dict[str, list[str]]:
+    """The table of section `name` by its first column (the header's is ""), cells unescaped."""
+    rows = re.findall(r"<tr>(.*?)</tr>", section(page, name))
+    cells = [[html.unescape(cell) for cell in re.findall(r"<t[hd]>(.*?)</t[hd]>", row)] for row in rows]
+    return {row[0]: row[1:] for row in cells}
+
+
+TEACHER = "scripted:scripted-teacher"
+
+
+def test_each_drop_reason_shows_a_kept_and_a_dropped_trace_of_one_problem(run_dir, page):
+    shown = examples(page)
+    summary = summary_of(run_dir)
+    assert set(shown) == {
+        f"{unit}: {reason}" for unit, reasons in summary["dropped"].items() for reason in reasons
+    }
+    # p2: sample 1 is wrong, sample 2 kept (p5's three wrong answers have nothing kept beside them)
+    assert shown["verifier: wrong_answer"] == {
+        "kept": (f"kept: problem p2, sample 2, {TEACHER}", worked(20, 2, 22, "long")),
+        "dropped": (f"dropped: problem p2, sample 1, {TEACHER}", worked(20, 2, 23)),
+    }
+    assert shown["format: not_boxed"]["dropped"][1] == worked(10, 1, 11, "line")
+    assert shown["format: not_boxed"]["kept"][0] == f"kept: problem p1, sample 0, {TEACHER}"
+
+
+def excluded_lines(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "excluded.jsonl").open(encoding="utf-8")]
+
+
+def test_a_dropped_trace_comes_from_a_problem_with_a_kept_one_else_any(run_dir, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    lines = excluded_lines(folder)
+    p5_first = sorted(lines, key=lambda line: line["problem_id"] != "p5")
+    write_jsonl(folder / "excluded.jsonl", p5_first)
+    shown = examples(write_report(folder).read_text(encoding="utf-8"))["verifier: wrong_answer"]
+    assert shown["dropped"][0] == f"dropped: problem p2, sample 1, {TEACHER}"
+
+    # Only p5's, which kept nothing: the kept trace is the shards' first
+    write_jsonl(folder / "excluded.jsonl", [line for line in lines if line["problem_id"] != "p2"])
+    shown = examples(write_report(folder).read_text(encoding="utf-8"))["verifier: wrong_answer"]
+    assert shown["dropped"][0] == f"dropped: problem p5, sample 0, {TEACHER}"
+    assert shown["kept"] == (f"kept: problem p1, sample 0, {TEACHER}", worked(10, 1, 11))
+
+
+def test_a_trace_the_package_stage_dropped_is_read_from_the_samples(run_dir, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    # dedup, the budget and decontamination leave the trace out of excluded.jsonl: it is in samples/
+    lines = [line | {"trace": ""} for line in excluded_lines(folder)]
+    write_jsonl(folder / "excluded.jsonl", lines)
+    shown = examples(write_report(folder).read_text(encoding="utf-8"))["verifier: wrong_answer"]
+    assert shown["dropped"] == (f"dropped: problem p2, sample 1, {TEACHER}", worked(20, 2, 23))
+
+
+PAYLOAD = "</pre><script>alert(1)</script>"
+
+
+def test_a_trace_is_text_never_markup(tmp_path):
+    script = dict(SCRIPT)
+    script["p2"] = [
+        SCRIPT["p2"][0],
+        (f"{PAYLOAD} {worked(20, 2, 23)}", "stop"),  # dropped: wrong answer
+        (f"{PAYLOAD} {worked(20, 2, 22, 'long')}", "stop"),  # kept
+    ]
+    teacher = ScriptedTeacher(script)
+    run(run_config(tmp_path, PROBLEMS, {}), lambda line: None, start_teacher=lambda: teacher)
+    page = write_report(tmp_path / "run").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in page
+    shown = examples(page)["verifier: wrong_answer"]
+    assert shown["kept"][1].startswith(PAYLOAD) and shown["dropped"][1].startswith(PAYLOAD)
+    assert section(page, "examples").count(html.escape(PAYLOAD)) == 3  # p2 kept again for trivial_reasoning
+
+
+def test_the_page_stays_small_however_long_and_many_the_drops(run_dir, page, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    long = "a" * 1_000_000 + "z" * TRACE_TAIL
+    drop = excluded_lines(folder)[0] | {"unit": "made_up", "reason": "too_long", "trace": long}
+    with (folder / "excluded.jsonl").open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(drop) + "\n" for _ in range(10_000))
+    bigger = write_report(folder).read_text(encoding="utf-8")
+    dropped = examples(bigger)["made_up: too_long"]["dropped"][1]
+    cut = len(long) - TRACE_HEAD - TRACE_TAIL
+    assert dropped == f"{'a' * TRACE_HEAD}\n[… {cut} characters left out …]\n{'z' * TRACE_TAIL}"
+    assert len(bigger) - len(page) < 2 * (TRACE_HEAD + TRACE_TAIL) + 1000
+    assert table(bigger, "teachers")["dropped by made_up"] == ["10000"]
+
+
+def test_the_teachers_table_is_the_summarys(run_dir, page):
+    summary = summary_of(run_dir)
+    rows = table(page, "teachers")
+    counts = summary["teachers"][TEACHER]
+    expected = {
+        "": [TEACHER],
+        "samples": [str(counts["samples"])],
+        "correct": [str(summary["correct"])],
+        "kept": [str(counts["kept"])],
+        **{
+            f"dropped by {unit}": [str(sum(reasons.values()))] for unit, reasons in summary["dropped"].items()
+        },
+        "prompt tokens": [str(20 * summary["samples"])],  # the scripted teacher's prompts count 20
+        "completion tokens": [str(summary["completion_tokens_now"])],
+        "tokens per kept trace": [f"{(20 * 18 + 546) / 8:.0f}"],
+    }
+    assert rows == expected  # no cost rows: the summary has no cost
+    assert list(rows)[4] == "dropped by verifier"  # the costliest unit first
+
+
+def test_a_teachers_cost_and_estimated_counts_show_when_the_run_has_them(run_dir, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    summary = summary_of(folder)
+    summary["teachers"][TEACHER]["cost"] = 2.0
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (journal,) = (folder / "samples").glob("part-*.jsonl")
+    samples = [json.loads(line) for line in journal.open(encoding="utf-8")]
+    samples[0]["completion_tokens_estimated"] = True  # shared out of a request's count
+    write_jsonl(journal, samples)
+    page = write_report(folder).read_text(encoding="utf-8")
+    rows = table(page, "teachers")
+    assert rows["cost"] == ["2.00"] and rows["cost per kept trace"] == ["0.2500"]
+    assert rows["completion tokens"] == ["546 (estimated)"]
+    assert rows["tokens per kept trace"] == ["113 (estimated)"]
 
 
 def test_the_page_needs_no_network(page):

@@ -218,6 +218,8 @@ class HTTPTeacher:
         }
         if sampling.seed is not None:
             payload["seed"] = draw_seed(sampling.seed, problem.id, indices[0])
+        if self._config.max_tokens_field != "max_tokens" and "max_tokens" in payload:
+            payload[self._config.max_tokens_field] = payload.pop("max_tokens")
         messages = template.messages(problem.problem)
         prompt_text = None
         if self._config.endpoint == "chat":
