@@ -84,8 +84,8 @@ def run(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
     Running the same command again reuses every finished sample.
     """
     from factory.config import RunConfig, load_config
-    from factory.run import check_run_dir
-    from factory.run import run as run_pipeline
+    from factory.job import check_run_dir
+    from factory.job import run as run_pipeline
 
     def work() -> None:
         config = load_config(RunConfig, config_path, overrides)

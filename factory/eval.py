@@ -1,6 +1,6 @@
 """`factory eval`: score a model on a problem set with the prompts and the verifier of `factory run`.
 
-Each part of an eval is an ordinary run folder under `eval_dir`, made by `factory.run.run` with the model
+Each part of an eval is an ordinary run folder under `eval_dir`, made by `factory.job.run` with the model
 under test as the teacher, so an interrupted eval continues exactly once, as a run does:
 
     eval_dir/
@@ -132,7 +132,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run the parts of the eval (each resumable), then score them into `results.json` and `problems.jsonl`.
     `start_model` overrides the configured backend (tests lend a scripted one)."""
-    from factory.run import run
+    from factory.job import run
 
     eval_dir = Path(config.eval_dir)
     # One engine for both parts, started on first use (a finished eval starts none), closed at the end.

@@ -33,7 +33,7 @@ from scripted_teacher import ScriptedTeacher, run_config
 import factory.package
 from factory.cli import _guarded
 from factory.records import Problem
-from factory.run import run
+from factory.job import run
 from factory.storage import Journal, StageMarkers
 
 STREAM_POINTS = ("generate", "samples", "verdicts", "curated")  # while the teachers generate

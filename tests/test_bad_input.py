@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner
 from scripted_teacher import TEACHER_MODEL, make_sample
 
-import factory.run
+import factory.job
 from factory.cli import main
 
 GOOD = [
@@ -650,7 +650,7 @@ class EchoTeacher:
 
 @pytest.fixture(autouse=True)
 def _no_engine(monkeypatch):
-    monkeypatch.setattr(factory.run, "make_teacher", lambda *args: EchoTeacher())
+    monkeypatch.setattr(factory.job, "make_teacher", lambda *args: EchoTeacher())
 
 
 def invoke(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -145,7 +145,7 @@ def test_import_and_help_stay_light():
     import sys
 
     code = (
-        "import sys, factory, factory.cli, factory.run; from click.testing import CliRunner; "
+        "import sys, factory, factory.cli, factory.job; from click.testing import CliRunner; "
         "CliRunner().invoke(factory.cli.main, ['--help']); "
         "print(sorted(m for m in ('vllm', 'torch', 'trl', 'transformers', 'sympy', 'ray') if m in sys.modules))"
     )
@@ -295,7 +295,7 @@ def test_keys_in_a_base_url_are_written_nowhere(tmp_path):
     from scripted_teacher import ScriptedTeacher, run_config
 
     from factory.records import Problem
-    from factory.run import run
+    from factory.job import run
 
     user_key, query_key = "sk-user-" + "7" * 20, "sk-query-" + "8" * 20
     url = f"https://me:{user_key}@llm.example.com:8443/v1?api-version=2024-06-01&api-key={query_key}"

@@ -15,7 +15,7 @@ from scripted_teacher import ScriptedTeacher, run_config
 from factory.errors import FactoryError
 from factory.ledger import read_keyed_samples
 from factory.records import Problem
-from factory.run import run
+from factory.job import run
 
 EVAL_ITEMS = [
     # Two items of an evaluation set, as a benchmark file would hold them (our own wording).
@@ -386,7 +386,7 @@ def test_a_folder_without_kept_traces_has_a_card_that_says_so(tmp_path):
     from scripted_teacher import ScriptedTeacher, run_config
 
     from factory.records import Problem
-    from factory.run import run
+    from factory.job import run
 
     problem = Problem(id="p1", problem="What is 2 + 2?", answer="4", source="t:1")
     config = run_config(tmp_path, [problem], {}, package={"rejected": True})

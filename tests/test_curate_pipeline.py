@@ -22,7 +22,7 @@ import factory.pipeline
 import factory.reject
 from factory.ledger import read_records
 from factory.records import Problem
-from factory.run import Summary, run
+from factory.job import Summary, run
 
 
 def run_script(config, script=SCRIPT) -> tuple[Summary, int]:

@@ -11,7 +11,7 @@ from scripted_teacher import make_sample, run_config
 
 from factory.ledger import STALE_SAMPLES
 from factory.records import Problem
-from factory.run import run
+from factory.job import run
 
 # Answers by problem text, so a test sees which version of a problem a trace was drawn for.
 ANSWERS = {

@@ -19,7 +19,7 @@ from ray_harness import Killing, local_cluster  # noqa: E402
 from factory.config import RunConfig, load_config  # noqa: E402
 from factory.ledger import read_typed  # noqa: E402
 from factory.records import Sample  # noqa: E402
-from factory.run import run  # noqa: E402
+from factory.job import run  # noqa: E402
 from factory.teachers.ray_pool import RayTeacher  # noqa: E402
 
 pytestmark = [pytest.mark.engine, pytest.mark.ray]

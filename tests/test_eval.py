@@ -154,7 +154,7 @@ def test_an_eval_scores_what_its_script_implies(tmp_path):
 
 
 def test_fidelity_compares_with_the_reference_runs_majority(tmp_path):
-    from factory.run import run
+    from factory.job import run
 
     # The reference: the "teacher" answers p1..p5 with majorities 1, 9, 3, (tie), 6 over its 4 draws.
     teacher_config = eval_config(tmp_path / "teacher")

@@ -24,7 +24,7 @@ from factory.ledger import read_records
 from factory.prompts import JUDGE, load_template
 from factory.records import Problem
 from factory.reject import verdicts_for
-from factory.run import reject_identity, run
+from factory.job import reject_identity, run
 
 JUDGE_HASH = load_template("same_answer", JUDGE).hash
 REPLIES = {

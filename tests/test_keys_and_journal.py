@@ -75,7 +75,7 @@ def test_a_damaged_line_inside_a_journal_is_a_clear_error(tmp_path):
 
 def claim(run_dir, *overrides):
     from factory.config import RunConfig, load_config
-    from factory.run import _claim_run_dir, generation_key
+    from factory.job import _claim_run_dir, generation_key
 
     config = load_config(RunConfig, "configs/quickstart.yaml", ["teacher.model=org/teacher", *overrides])
     _claim_run_dir(run_dir, generation_key(config, template_hash="h"))

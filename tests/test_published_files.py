@@ -25,7 +25,7 @@ from factory.card import card_text, portable_path, publishable
 from factory.cli import _guarded, main
 from factory.records import Problem
 from factory.report import write_report
-from factory.run import run
+from factory.job import run
 
 HOSTILE = "p\x1b]0;pwned\x07\x1b[2J"  # retitles the terminal (OSC 0), then clears it (CSI 2J)
 HOSTILE_SHOWN = "p\\x1b]0;pwned\\x07\\x1b[2J"

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from killable import as_at_a_terminal
 
 from factory.cli import main
-from factory.run import Summary
+from factory.job import Summary
 
 # What vLLM, torch and the libraries under it print; none of it may reach the terminal.
 ENGINE_LINE = re.compile(

@@ -21,7 +21,7 @@ from factory.config import RunConfig, build  # noqa: E402
 from factory.errors import FactoryError  # noqa: E402
 from factory.ledger import read_typed  # noqa: E402
 from factory.records import Problem, Sample  # noqa: E402
-from factory.run import run  # noqa: E402
+from factory.job import run  # noqa: E402
 from factory.teachers.ray_pool import RayTeacher  # noqa: E402
 
 pytestmark = pytest.mark.ray

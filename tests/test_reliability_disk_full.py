@@ -18,7 +18,7 @@ from killable import outcome, temporaries, torn_or_temporary
 from scripted_teacher import run_config
 
 from factory.errors import FactoryError
-from factory.run import run
+from factory.job import run
 
 CURATE = {"select": [{"at_most": 2}]}
 PACKAGE = {"max_shard_bytes": 4000, "row_group_bytes": 2000}  # several shards

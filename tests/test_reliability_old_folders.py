@@ -15,7 +15,7 @@ from scripted_teacher import ScriptedTeacher, run_config
 
 from factory.errors import FactoryError
 from factory.records import SCHEMA_KEY
-from factory.run import run
+from factory.job import run
 
 
 def run_scripted(folder: Path) -> int:

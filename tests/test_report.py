@@ -24,7 +24,7 @@ from factory.cli import main
 from factory.errors import FactoryError
 from factory.ledger import read_keyed_samples
 from factory.report import KEPT_COLOUR, TIMELINE, TRACE_HEAD, TRACE_TAIL, write_report
-from factory.run import run
+from factory.job import run
 from factory.storage import write_jsonl
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; .ci/install installs it

@@ -11,7 +11,7 @@ from scripted_teacher import ScriptedTeacher, run_config
 
 from factory.config import RunConfig
 from factory.records import Problem
-from factory.run import run
+from factory.job import run
 
 SCRIPT = {
     "p1": [

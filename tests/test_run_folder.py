@@ -15,7 +15,7 @@ from scripted_teacher import ScriptedTeacher, run_config
 
 from factory.errors import FactoryError
 from factory.records import Problem
-from factory.run import run
+from factory.job import run
 
 FACTORY = str(Path(sys.executable).with_name("factory"))
 PROBLEMS = [

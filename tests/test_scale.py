@@ -26,7 +26,7 @@ from factory.records import (
     ProblemVote,
     SampleVerdict,
 )
-from factory.run import run
+from factory.job import run
 from filters import verify, verify_many
 
 PROBLEMS = [

@@ -2,7 +2,7 @@
 
 The teacher answers every request at once (an instant teacher in the measured process: each draw a short
 worked sum ending in the right `\\boxed{}` answer), so what is measured is the pipeline alone, end to end
-through `factory.run.run`: the sample journal with its group commit, verification of the boxed numbers,
+through `factory.job.run`: the sample journal with its group commit, verification of the boxed numbers,
 curation with the default trace filters and selection, the verdict and curation journals, the shards and
 the summary. Problems are generated here (a + b, answers computed, no public data). Each run is a fresh
 process and a fresh run folder.
@@ -67,14 +67,17 @@ import cProfile, json, resource, sys, threading, time
 import psutil
 sys.path.insert(0, "tests")
 from factory.config import RunConfig, load_config
-import factory.run
-from factory.run import run
+try:
+    import factory.job as job
+except ImportError:  # a checkout from before factory/run.py was renamed (--against)
+    import factory.run as job
+run = job.run
 """
     + INSTANT_TEACHER
     + r"""
 config_path, profile_path = sys.argv[1], sys.argv[2]
 marks = {"rss_before_package_mib": 0.0, "package_s": 0.0}
-packaging = factory.run.package
+packaging = job.package
 
 def measured_package(*args, **kwargs):
     marks["rss_before_package_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -84,7 +87,7 @@ def measured_package(*args, **kwargs):
     finally:
         marks["package_s"] = time.monotonic() - started
 
-factory.run.package = measured_package
+job.package = measured_package
 profiles = []
 if profile_path:
     original_run = threading.Thread.run

@@ -5,7 +5,7 @@ requests fills the batch) generates the same requests three ways, in alternating
 
   all-at-once   one `LLM.chat` call with every prompt: the scheduler sees everything (the ceiling)
   sync-chunks   `LLM.chat` on chunks of `--window` prompts, each call waiting for its longest sequence
-  factory       `factory.run.run` on a fresh run folder, driving the same engine: sliding window over the
+  factory       `factory.job.run` on a fresh run folder, driving the same engine: sliding window over the
                 step loop, sample journal, verification beside the engine, Parquet shards, summary
 
 Greedy decoding with n = 1 makes every way generate the same tokens, so the figures differ only in how the
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from factory.config import RunConfig, build, load_config  # noqa: E402
 from factory.problems import read_problems  # noqa: E402
 from factory.prompts import load_template  # noqa: E402
-from factory.run import run  # noqa: E402
+from factory.job import run  # noqa: E402
 from factory.teachers.vllm_offline import VLLMTeacher  # noqa: E402
 
 # The quickstart's problem files, taken evenly.

