@@ -193,6 +193,7 @@ def verify(
 
     from factory.verify_traces import verify_file
     from filters import VerifyConfig
+    from filters.verify import stop_pool
 
     source = Path(input_path)
     target = Path(out) if out else source.with_name(source.stem + ".verdicts.jsonl")
@@ -210,7 +211,10 @@ def verify(
         )
         _echo("\n".join([*summary.lines(), f"verdicts   {target}"]))
 
-    _guarded(work)
+    try:
+        _guarded(work)
+    finally:
+        stop_pool(workers)  # before the interpreter's exit stops the pools itself, racing a spare's start
 
 
 @main.command()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from factory.errors import FactoryError
 from factory.problems import RowError, read_rows, require_field, text_field
 from factory.storage import write_json, write_jsonl
 from filters import Status, VerifyConfig, verify_many
@@ -70,6 +72,10 @@ def verify_file(
     workers: int | None = None,
     format: str = "auto",
 ) -> VerifySummary:
+    summary_path = out.with_name(out.stem + ".summary.json")
+    for written in (out, summary_path):
+        if _same_file(path, written):
+            raise FactoryError(f"the output {written} is the input file {path}; name another file with -o")
     summary = VerifySummary(extraction=config.extraction)
 
     def checked_rows() -> Iterator[tuple[str, dict[str, Any], str, str]]:
@@ -114,7 +120,7 @@ def verify_file(
 
     write_jsonl(out, verdicts())
     write_json(
-        out.with_name(out.stem + ".summary.json"),
+        summary_path,
         {
             "input": str(path),
             "rows": summary.rows,
@@ -125,3 +131,14 @@ def verify_file(
         },
     )
     return summary
+
+
+def _same_file(source: Path, written: Path) -> bool:
+    """Whether writing `written` replaces `source`: one path once links are followed, or one file under
+    two names (a hard link)."""
+    if source.resolve() == written.resolve():
+        return True
+    try:
+        return os.path.samefile(source, written)
+    except OSError:  # one of them does not exist (yet)
+        return False

@@ -124,11 +124,18 @@ class DeadlinePool:
         # Start-up and imports take seconds; they must not count against a call's deadline, so every worker
         # is started and warmed up before the pool is used.
         seen: set[int] = set()
-        for _ in range(100):
-            done, _ = wait([pool.submit(_ping) for _ in range(self.workers)])
-            seen.update(future.result() for future in done)
-            if len(seen) >= self.workers:
-                break
+        try:
+            for _ in range(100):
+                done, _ = wait([pool.submit(_ping) for _ in range(self.workers)])
+                seen.update(future.result() for future in done)
+                if len(seen) >= self.workers:
+                    break
+        except BaseException:
+            # Most often the interpreter is exiting (submit refuses new work then). A worker started just as
+            # the pool's own shutdown counted its workers gets no word to stop, and the exit would wait for
+            # it forever.
+            _stop(pool)
+            raise
         return pool
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
@@ -136,15 +143,30 @@ class DeadlinePool:
             if self._pool is pool:
                 self._pool = None
             self._killed.add(pool)
-        # The executor offers no way to stop a running task; its worker processes are the only handle.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
 
     def close(self) -> None:
+        """Stop the pool and its spare and wait until their processes have exited; a later call starts a
+        pool again.
+
+        A program calls it before it exits, with no call in flight. Otherwise the spare may still be
+        starting its workers while the interpreter shuts its pools down: a worker started after its pool
+        counted the workers to stop is never told to, and the exit waits for it forever (1 run in 10 of a
+        short `factory verify`); a worker still starting finds the pool's semaphores gone and prints a
+        traceback.
+        """
         with self._lock:
             pool, self._pool = self._pool, None
             spare, self._spare = self._spare, None
-        for executor in (pool, spare.result() if spare is not None else None):
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+        executors = [pool] if pool is not None else []
+        if spare is not None and spare.exception() is None:  # waits for the spare to be warm
+            executors.append(spare.result())
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    # The executor offers no way to stop a running task; its worker processes are the only handle.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)

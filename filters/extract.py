@@ -26,13 +26,16 @@ stated. Where the answer is looked for, strongest first (the first that yields a
    read.
 
 Strict never takes an intermediate result ("… = 12"); lenient takes a value only from the closing sentence.
-Every step is linear in the length of the response.
+Every step is linear in the length of the response: hostile 64 KB responses (a word of 64 K letters, a run
+of spaces, nested boxes, a chain of sign-offs) are read in about 0.1 s each (tests/test_bounds_verify.py;
+quadratic patterns took minutes, one exponential). `filters.verify` reads longer ones under its deadline.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from filters.normalize import MATH_WORDS
@@ -43,7 +46,7 @@ _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BRACE = re.compile(r"(?<!\\)[{}]")
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+_ANSWER_TAG = re.compile(r"<(/?)answer>", re.IGNORECASE)
 # Chat-template tokens: a model that runs past its turn writes them, then often a new question of its own.
 _TURN_TOKEN = re.compile(
     r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|start_header_id|end_header_id|end|user|assistant"
@@ -51,14 +54,20 @@ _TURN_TOKEN = re.compile(
     r"|\n[ \t]*(?:#{2,3}[ \t]*)?(?:Human|User|USER|Instruction|Question)[ \t]*:"
 )
 _ROLE_LINE = re.compile(r"^\s*(?:assistant|model)\s*\n")
-# Sign-offs after the answer: they state nothing, and a closing-sentence reader must look past them.
+# Sign-offs after the answer: they state nothing, and a closing-sentence reader must look past them. Each
+# quantifier is possessive and a match starts only where a run of spaces starts: with backtracking, 22
+# "Good luck"s before a last word took 8 s (each split of the spaces between them was tried).
 _SIGN_OFF = re.compile(
-    r"(?:\s*(?:I\s+hope\s+(?:it|this|that)\s+(?:is|was)\s+(?:correct|right|helpful)|I\s+hope\s+(?:this|that|it)"
-    r"\s+helps|Hope\s+(?:this|that|it)\s+helps|Let\s+me\s+know\s+if\b[^\n]*|Feel\s+free\s+to\b[^\n]*"
-    r"|Good\s+luck|Happy\s+(?:studying|learning)|Is\s+there\s+anything\s+else\b[^\n]*"
-    r"|Would\s+you\s+like\b[^\n]*|Do\s+you\s+(?:want|need)\b[^\n]*|If\s+you\s+have\s+any\b[^\n]*)[.!?]*\s*(?:[😊🙂]\s*)?)+$",
+    r"(?<!\s)(?:\s*+(?:I\s+hope\s+(?:it|this|that)\s+(?:is|was)\s+(?:correct|right|helpful)"
+    r"|I\s+hope\s+(?:this|that|it)\s+helps|Hope\s+(?:this|that|it)\s+helps|Let\s+me\s+know\s+if\b[^\n]*"
+    r"|Feel\s+free\s+to\b[^\n]*|Good\s+luck|Happy\s+(?:studying|learning)|Is\s+there\s+anything\s+else\b[^\n]*"
+    r"|Would\s+you\s+like\b[^\n]*|Do\s+you\s+(?:want|need)\b[^\n]*|If\s+you\s+have\s+any\b[^\n]*)"
+    r"[.!?]*+\s*+(?:[😊🙂]\s*+)?)++$",
     re.IGNORECASE,
 )
+# Sign-offs are looked for in this many closing characters: a match that fails at the end is tried again
+# from every sign-off before it, so a text of nothing but sign-offs costs the square of its length.
+_SIGN_OFF_REACH = 2000
 
 # "answer is", "answer:", and "Answer" right before a formula (`Answer $42$`, `Answer\n\[x+1\]`).
 _ENGLISH_MARKER = (
@@ -67,8 +76,10 @@ _ENGLISH_MARKER = (
     r"|(?=\s*(?:\$|\\\[|\\\()))"
 )
 # The same statement in other languages, as models write it (verb or colon after the word for "answer").
+# Spaces around an optional word are taken possessively: otherwise each split of a long run between the two
+# `\s*` is tried (quadratic in the run), here and in the patterns below.
 _OTHER_MARKERS = (
-    r"(?:最终答案|最后答案|答案|正确答案|答)\s*(?:应该|应|就)?\s*(?:是|为|為|：|:)\s*(?:[:：]\s*)?",
+    r"(?:最终答案|最后答案|答案|正确答案|答)\s*+(?:应该|应|就)?\s*+(?:是|为|為|：|:)\s*(?:[:：]\s*)?",
     r"(?:答え|解答|正解)\s*(?:は|：|:)\s*",
     r"(?:정답|답)\s*(?:은|는|:|：)\s*",
     r"\b(?:la\s+)?r[ée]ponse(?:\s+finale)?\s*(?:est|:|：)\s*",
@@ -93,39 +104,50 @@ _ANSWER_MARKER = re.compile(
     rf"(?:{_ENGLISH_MARKER}|{'|'.join(_OTHER_MARKERS)})(?P<answer>[^\n]*)",
     re.IGNORECASE,
 )
-_WRAPPED_MARKER = re.compile(r"\\text(?:bf|it|rm)?\s*\{\s*((?:final\s+)?answer\s*:?)\s*\}", re.IGNORECASE)
+_WRAPPED_MARKER = re.compile(r"\\text(?:bf|it|rm)?\s*\{\s*+((?:final\s+)?answer\s*+:?)\s*+\}", re.IGNORECASE)
 _GSM8K_MARKER = re.compile(r"^[ \t]*####[ \t]*(?P<answer>[^\n]+)", re.MULTILINE)
-_A_LINE = re.compile(r"(?:^|\n)[ \t]*A:[ \t]*(?P<answer>[^\n]+)\s*$")
+# Tried on the last line that is not blank only: on any other line it fails at `$` after trying each split
+# of the line between `[ \t]*` and the answer.
+_A_LINE = re.compile(r"[ \t]*A:[ \t]*(?P<answer>[^\n]+)\s*$")
 _ANSWER_HEADING = re.compile(
-    r"^[ \t]*(?:#+[ \t]*|\*\*)(?:final[ \t]+answer|answer)[ \t]*:?(?:\*\*)?[ \t]*:?[ \t]*$",
+    r"^[ \t]*(?:#+[ \t]*|\*\*)(?:final[ \t]+answer|answer)[ \t]*+:?(?:\*\*)?[ \t]*+:?[ \t]*+$",
     re.IGNORECASE | re.MULTILINE,
 )
-# Where a stated answer ends: a sentence end (not a decimal point), or a clause that explains it.
+# Where a stated answer ends: a sentence end (not a decimal point), or a clause that explains it. A clause
+# that opens with spaces is not looked for from the third space of a run on: it would match from the run's
+# start too, and trying it from every space of a long run is quadratic. (Callers start a search at a line's
+# start, after a number, or one space after a sentence's end, never further into a run.)
 _SENTENCE_END = re.compile(
     r"(?<!\d)\.(?:\s|$)|\.\s+(?=[A-Z])|[;!?](?:\s|$)|[。！？；]"
-    r"|,?\s+(?:because|since|as|which|where|so\s+that|given\s+that)\b|[,，]\s*(?:因为|由于|比|即)"
-    r"|\s*\((?:since|because|as|which|from|by|about|approximately|approx\.?|around|roughly|or|i\.e\.|e\.g\.)[\s,]"
+    r"|(?:,|(?<![^\S\n]{2}))\s+(?:because|since|as|which|where|so\s+that|given\s+that)\b"
+    r"|[,，]\s*(?:因为|由于|比|即)"
+    r"|(?<![^\S\n]{2})\s*\("
+    r"(?:since|because|as|which|from|by|about|approximately|approx\.?|around|roughly|or|i\.e\.|e\.g\.)[\s,]"
     r"|,\s*(?:not|rather\s+than|instead\s+of)\b|,\s+(?=[^\s,]+\s+(?:more|less|fewer)\s+than\b)"
 )
 # What a statement says after naming the thing: "the smallest $k$ is 12", "the total is 12".
 _COPULA = re.compile(
-    r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*:?\s*(?=\S)", re.IGNORECASE
+    r"^\s*(?:is|are|was|equals|will\s+be|would\s+be|=|est|es|ist|是|为|は)\s*+:?\s*+(?=\S)", re.IGNORECASE
 )
 _FILLER = re.compile(
     r"^\s*(?:indeed|therefore|thus|then|clearly|simply|just|actually|exactly|now|so)\b[\s,]*", re.IGNORECASE
 )
 _NEGATION = re.compile(
-    r"^\s*not\s+[^;,.\n]*[;,.]\s*(?:but\s+)?(?:it\s+is|it's|rather|instead)\b\s*:?\s*(?=\S)", re.IGNORECASE
+    r"^\s*not\s++[^;,.\n]*+[;,.]\s*(?:but\s+)?(?:it\s+is|it's|rather|instead)\b\s*+:?\s*+(?=\S)",
+    re.IGNORECASE,
 )
 _LAST_COPULA = re.compile(
-    r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*:?\s*(?=\S)", re.IGNORECASE | re.DOTALL
+    r".*\b(?:is|are|was|equals|will\s+be|would\s+be)\b\s*+:?\s*+(?=\S)", re.IGNORECASE | re.DOTALL
 )
 _CONNECTIVE = re.compile(r"^\s*(?:,|;|and|or|,\s*(?:and|or)|\\quad|\\qquad|&|\\text\{\s*(?:and|or)\s*\})\s*$")
 _MATH_DELIMITER = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\\(|\\\)")
 _CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
+# A number grouped by spaces has a dozen groups at most: each group of a longer run (`1 000 000 …`, no
+# decimal comma at its end) would read the rest of the run again.
 _NUMBER = re.compile(
     r"(?<![A-Za-z0-9_.^])(?:[-−]\s?)?(?:[$€£¥₹]\s?)?"
-    r"(?:\d+(?::\d+)+|\d{1,3}(?:[ .\u202f\u00a0]\d{3})+,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s?/\s?\d+(?!\d|\.\d))?|\.\d+)"
+    r"(?:\d+(?::\d+)+|\d{1,3}(?:[ .\u202f\u00a0]\d{3}){1,12},\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+    r"|\d+(?:\.\d+)?(?:\s?/\s?\d+(?!\d|\.\d))?|\.\d+)"
     r"(?:\s?%)?(?!\d)"
 )
 _WORD = re.compile(r"(?<![\\A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")  # `5cm`, `1e5` are not prose
@@ -133,11 +155,12 @@ _WORD = re.compile(r"(?<![\\A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")  # `5cm`, `
 _OTHER_SCRIPT_LETTER = re.compile(r"[^\W\d_A-Za-z\u0370-\u03ff²³¹\u2070-\u209f\u00bc-\u00be\u2150-\u215f]")
 _TRAILING_UNIT = re.compile(r"(?<=\d)\s*[^\W\d_]+(?:\s+[^\W\d_]+)?[²³]?[。.]?\s*$")
 _TEXT_COMMAND = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{[^{}]*\}")
+# A letter alone on its line is looked for from that line's start, not from each blank line before it.
 _CHOICE = re.compile(
-    r"\b(?i:answer|option|choice)\s*(?i:is\s*)?[:：]?\s*(?:\*\*)?\s*\(?(?P<keyword>[A-J])\)?(?![A-Za-z0-9])"
+    r"\b(?i:answer|option|choice)\s*+(?i:is\s*+)?[:：]?\s*+(?:\*\*)?\s*+\(?(?P<keyword>[A-J])\)?(?![A-Za-z0-9])"
     r"|\b(?i:it's|it\s+is|go\s+with|pick|choose|select)\s+(?i:option\s+)?\(?(?P<spoken>[A-J])\)?(?![A-Za-z0-9'])"
     r"|\((?P<parenthesised>[A-J])\)"
-    r"|^\s*(?P<alone>[A-J])\s*[.):]?\s*$",
+    r"|^[^\S\n]*+(?P<alone>[A-J])[^\S\n]*+[.):]?[^\S\n]*+$",
     re.MULTILINE,
 )
 # A bare answer is one line of at most this many characters.
@@ -168,49 +191,96 @@ def last_boxed(text: str) -> str | None:
 
 def boxed_answer(text: str) -> str | None:
     """The last complete box, joined with the other boxes on its line; None without a box."""
-    boxes = all_boxes(text)
+    index = _Boxes(text)
+    boxes = index.within(0, len(text))
     if not boxes:
         return None
-    line_start = text.rfind("\n", 0, boxes[-1][0]) + 1
-    contents: list[str] = []
-    for start, _, content in boxes:
-        while _BOX_COMMAND.match(content):  # \boxed{\boxed{5}}
-            content = last_boxed(content) or ""
-        if start >= line_start and content and content not in contents:
-            contents.append(content)
+    line_start = text.rfind("\n", 0, boxes[-1].start) + 1
+    contents: dict[str, None] = {}  # in order, each once
+    for box in boxes:
+        content = index.innermost(box)  # \boxed{\boxed{5}}
+        if box.start >= line_start and content:
+            contents[content] = None
     return ", ".join(contents)
 
 
 def all_boxes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every complete box that is not inside another, in order."""
-    commands = list(_BOX_COMMAND.finditer(text))
-    if not commands:
-        return []
-    closing: dict[int, int] = {}
-    stack: list[int] = []
-    for brace in _BRACE.finditer(text):
-        if brace.group() == "{":
-            stack.append(brace.start())
-        elif stack:
-            closing[stack.pop()] = brace.start()
-    boxes: list[tuple[int, int, str]] = []
-    for command in commands:
-        if boxes and command.start() < boxes[-1][1]:
-            continue  # nested in the previous box
-        rest_start = command.end()
-        while rest_start < len(text) and text[rest_start] in " \t":
-            rest_start += 1
-        if rest_start == len(text):
-            continue
-        if text[rest_start] == "{":
-            end = closing.get(rest_start)
-            if end is not None:
-                boxes.append((command.start(), end + 1, text[rest_start + 1 : end].strip()))
-        elif rest_start > command.end():  # `\boxed 5`: the argument is the next token
-            token = re.match(r"[^\s$]+", text[rest_start:])
-            if token and token.group().rstrip("."):
-                boxes.append((command.start(), rest_start + token.end(), token.group().rstrip(".")))
-    return boxes
+    boxes = _Boxes(text).within(0, len(text))
+    return [(box.start, box.end, text[box.content_start : box.content_end]) for box in boxes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Box:
+    start: int
+    end: int
+    content_start: int  # the content, stripped, is text[content_start:content_end]
+    content_end: int
+
+
+_BOX_TOKEN = re.compile(r"[^\s$]+")
+
+
+class _Boxes:
+    """The box commands and braces of a text, found in one pass, so that the boxes inside a box are read
+    without scanning its content again (reading a box nested k deep from its content cost k scans)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.commands = [(command.start(), command.end()) for command in _BOX_COMMAND.finditer(text)]
+        self.starts = [start for start, _ in self.commands]
+        self.closing: dict[int, int] = {}
+        if self.commands:
+            stack: list[int] = []
+            for brace in _BRACE.finditer(text):
+                if brace.group() == "{":
+                    stack.append(brace.start())
+                elif stack:
+                    self.closing[stack.pop()] = brace.start()
+
+    def within(self, low: int, high: int) -> list[_Box]:
+        """The complete boxes of `text[low:high]` that are not inside another, in order: those of the
+        slice alone, as a brace opened in the slice pairs with the same brace in the slice as in the text."""
+        text, boxes = self.text, list[_Box]()
+        at = bisect.bisect_left(self.starts, low)
+        while at < len(self.commands) and self.starts[at] < high:
+            start, rest = self.commands[at]
+            at += 1
+            while rest < high and text[rest] in " \t":
+                rest += 1
+            if rest == high:
+                continue
+            box = None
+            if text[rest] == "{":
+                end = self.closing.get(rest, high)
+                if end < high:
+                    box = self._stripped(start, end + 1, rest + 1, end)
+            elif rest > self.commands[at - 1][1]:  # `\boxed 5`: the argument is the next token
+                token = _BOX_TOKEN.match(text, rest, high)
+                if token and token.group().rstrip("."):
+                    box = _Box(start, token.end(), rest, rest + len(token.group().rstrip(".")))
+            if box is not None:
+                boxes.append(box)
+                at = bisect.bisect_left(self.starts, box.end, at)  # past the boxes nested in this one
+        return boxes
+
+    def innermost(self, box: _Box) -> str:
+        """The content of a box whose content is a box is that box's content (the last one's, if several)."""
+        low, high = box.content_start, box.content_end
+        while _BOX_COMMAND.match(self.text, low, high):
+            inner = self.within(low, high)
+            if not inner:
+                return ""
+            low, high = inner[-1].content_start, inner[-1].content_end
+        return self.text[low:high]
+
+    def _stripped(self, start: int, end: int, low: int, high: int) -> _Box:
+        text = self.text
+        while low < high and text[low].isspace():
+            low += 1
+        while high > low and text[high - 1].isspace():
+            high -= 1
+        return _Box(start, end, low, high)
 
 
 def extract_answer(
@@ -256,14 +326,14 @@ def find_answer(
     elif _THINK_OPEN.search(text):
         return None  # still thinking: cut off before any final answer
     lenient = mode == "lenient"
-    tags = list(_ANSWER_TAG.finditer(text))
-    if tags:
-        text = tags[-1].group(1)
+    tagged = _last_answer_tag(text)
+    if tagged is not None:
+        text = tagged
     found = _stated(text, patterns, choices, lenient)
     if found is not None:
         return found if found.answer else None  # an empty box states nothing
     stripped = text.strip()
-    if tags:
+    if tagged is not None:
         return Found(stripped, "answer_tag") if stripped else None
     if stripped and "\n" not in stripped and len(stripped) <= MAX_BARE_CHARS:
         if lenient and _is_words(stripped):  # a sentence: lenient reads the value it states
@@ -283,6 +353,21 @@ def _without_debris(text: str) -> str:
         if part.strip():
             return part
     return ""
+
+
+def _last_answer_tag(text: str) -> str | None:
+    """The content of the last `<answer>…</answer>`, an opening tag closed by the next closing one; None
+    without one. Tags are paired in one pass: a regex for the pair read on to the end from every
+    `<answer>` left open."""
+    opened: int | None = None
+    content: tuple[int, int] | None = None
+    for tag in _ANSWER_TAG.finditer(text):
+        if not tag.group(1):
+            if opened is None:
+                opened = tag.end()
+        elif opened is not None:
+            content, opened = (opened, tag.start()), None
+    return text[content[0] : content[1]] if content else None
 
 
 def _stated(text: str, patterns: Sequence[str], choices: bool, lenient: bool) -> Found | None:
@@ -321,7 +406,8 @@ def _marker_answer(text: str, choices: bool, lenient: bool) -> str | None:
     gsm8k = list(_GSM8K_MARKER.finditer(text))
     if gsm8k:
         candidates.append((gsm8k[-1].start(), gsm8k[-1].group("answer")))
-    a_line = None if choices else _A_LINE.search(text)  # with choices, `A: 5` is an option, not a marker
+    # With choices, `A: 5` is an option, not a marker.
+    a_line = None if choices else _A_LINE.match(text, text.rstrip().rfind("\n") + 1)
     if a_line:
         candidates.append((a_line.start("answer"), a_line.group("answer")))
     for heading in reversed(list(_ANSWER_HEADING.finditer(text))):
@@ -345,6 +431,11 @@ def _marker_answer(text: str, choices: bool, lenient: bool) -> str | None:
     return value
 
 
+# A negation ("not 12; it is 14") or a copula after a variable ("the smallest $k$ is 12") sends the reading
+# on to what follows, each time at the cost of the statement's length; a real statement needs two or three.
+_MAX_READINGS = 8
+
+
 def statement_value(stated: str) -> str | None:
     """The value a statement gives: its first formula (with the formulas joined to it by "and", "or",
     commas), what follows its copula, or the statement up to its end.
@@ -352,28 +443,33 @@ def statement_value(stated: str) -> str | None:
     >>> statement_value("the smallest $k$ is 12. I hope it is correct.")
     '12'
     """
-    stated = _FILLER.sub("", stated)
-    negated = _NEGATION.match(stated)
-    if negated:  # "The answer is not 12; it is 14."
-        return statement_value(stated[negated.end() :])
-    line_end = stated.find("\n") if "\n" in stated else len(stated)
-    spans = _math_spans(stated)
-    first = next((index for index, span in enumerate(spans) if span[0] < line_end), None)
-    end = _SENTENCE_END.search(stated, 0, line_end)
-    if first is not None and (end is None or end.start() > spans[first][0]):
-        joined, formula_end = _joined_from(stated, spans, first)
-        copula = _COPULA.match(stated[formula_end:])
-        if copula and _is_variable(joined):  # "the smallest $k$ is 12"
-            return statement_value(stated[formula_end + copula.end() :])
-        return joined
-    sentence = stated[: end.start() if end else line_end].strip().rstrip(".").strip()
-    if sentence.count("**") == 1:  # `**Answer: B**`: the emphasis closes after the answer
-        sentence = sentence.replace("**", "").strip()
-    if _is_words(sentence):
-        copula = _LAST_COPULA.match(sentence)
-        if copula and not _is_words(sentence[copula.end() :]):
-            return sentence[copula.end() :].strip(" *")
-    return sentence or None
+    for _ in range(_MAX_READINGS):
+        stated = _FILLER.sub("", stated)
+        negated = _NEGATION.match(stated)
+        if negated:  # "The answer is not 12; it is 14."
+            stated = stated[negated.end() :]
+            continue
+        line_end = stated.find("\n") if "\n" in stated else len(stated)
+        # Formulas are found only as far as the value reaches: each reading would find all of them again.
+        spans = _each_math_span(stated)
+        first = next(spans, None)
+        end = _SENTENCE_END.search(stated, 0, line_end)
+        if first is not None and first[0] < line_end and (end is None or end.start() > first[0]):
+            joined, formula_end = _joined_from(stated, first, spans)
+            copula = _COPULA.match(stated[formula_end:])
+            if copula and _is_variable(joined):  # "the smallest $k$ is 12"
+                stated = stated[formula_end + copula.end() :]
+                continue
+            return joined
+        sentence = stated[: end.start() if end else line_end].strip().rstrip(".").strip()
+        if sentence.count("**") == 1:  # `**Answer: B**`: the emphasis closes after the answer
+            sentence = sentence.replace("**", "").strip()
+        if _is_words(sentence):
+            copula = _LAST_COPULA.match(sentence)
+            if copula and not _is_words(sentence[copula.end() :]):
+                return sentence[copula.end() :].strip(" *")
+        return sentence or None
+    return None
 
 
 def _is_variable(formula: str) -> bool:
@@ -401,10 +497,13 @@ _SHORT_WORDS = frozenset("so is it at by of to in on we he as be if an my us do 
 
 
 def _math_spans(text: str) -> list[tuple[int, int, str]]:
+    return list(_each_math_span(text))
+
+
+def _each_math_span(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, content) of each delimited formula, in one pass over the delimiters. Dollar signs are
     also currency: a `$…$` pair around prose ("$18 every day. She spent $") is no formula, and its
     second sign may open the next one."""
-    spans: list[tuple[int, int, str]] = []
     opener: re.Match[str] | None = None
     for delimiter in _MATH_DELIMITER.finditer(text):
         token = delimiter.group()
@@ -412,19 +511,20 @@ def _math_spans(text: str) -> list[tuple[int, int, str]]:
             content = text[opener.end() : delimiter.start()].strip()
             if not (token == "$" and (_is_words(content) or "\n\n" in content)):
                 if content:
-                    spans.append((opener.start(), delimiter.end(), content))
+                    yield opener.start(), delimiter.end(), content
                 opener = None
                 continue
             opener = None
         if opener is None and token in _CLOSER:
             opener = delimiter
-    return spans
 
 
-def _joined_from(text: str, spans: list[tuple[int, int, str]], first: int) -> tuple[str, int]:
-    """The formula `spans[first]` and those after it joined by connectives; and where the last one ends."""
-    parts, end = [spans[first][2]], spans[first][1]
-    for start, span_end, content in spans[first + 1 :]:
+def _joined_from(
+    text: str, first: tuple[int, int, str], following: Iterator[tuple[int, int, str]]
+) -> tuple[str, int]:
+    """The formula `first` and those `following` it joined by connectives; and where the last one ends."""
+    parts, end = [first[2]], first[1]
+    for start, span_end, content in following:
         if not _CONNECTIVE.match(text[end:start]):
             break
         parts.append(content)
@@ -442,7 +542,10 @@ def _joined_to(text: str, spans: list[tuple[int, int, str]], last: int) -> str:
 
 def _final_value(text: str, choices: bool, words: bool) -> Found | None:
     """Lenient: the value of the last sentence that states one."""
-    text = _SIGN_OFF.sub("", text.rstrip())
+    text = text.rstrip()
+    sign_off = _SIGN_OFF.search(text, max(0, len(text) - _SIGN_OFF_REACH))
+    if sign_off:
+        text = text[: sign_off.start()]
     spans = _math_spans(text)
     masked = _masked(text, spans)
     numbers = list(_NUMBER.finditer(masked))
@@ -474,7 +577,7 @@ def _final_value(text: str, choices: bool, words: bool) -> Found | None:
 
 _EITHER = re.compile(r"\beither\s+\(?([A-J])\)?\s+or\s+\(?([A-J])\)?(?![A-Za-z])")
 _ENDS_ON = re.compile(
-    r".*\b(?:is|are|was|be|on|equals)\s+(?P<value>[A-Za-z][A-Za-z '\-]{0,40}?)\s*[.!]?\s*$", re.DOTALL
+    r".*\b(?:is|are|was|be|on|equals)\s++(?P<value>[A-Za-z][A-Za-z '\-]{0,40}?)\s*+[.!]?\s*+$", re.DOTALL
 )
 _NUMBER_WORDS = {
     word: value
@@ -533,8 +636,9 @@ def _sentence_start(masked: str, anchor: int) -> int:
     return start
 
 
-_CODE = re.compile(r"[A-Za-z_]\w*\(\s*['\"]|__\w+__|\blambda\b|\bimport\b")
-_EQUATION_TAIL = re.compile(r"=\s*([^=]+)$")
+# A call is looked for from the start of a word only: from every letter of a long word it was quadratic.
+_CODE = re.compile(r"(?<!\w)[^\WA-Za-z_]*+[A-Za-z_]\w*+\(\s*['\"]|__\w+__|\blambda\b|\bimport\b")
+_EQUATION_TAIL = re.compile(r"=\s*+([^=]+)$")
 
 
 def _last_equation(masked: str, text: str) -> str | None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any, TypeVar
 
 from filters.compare import (
     NeedsSympy,
@@ -31,6 +32,12 @@ VERSION = "0.3.1"
 
 # Answers (and golds) longer than this are not compared: no real answer needs it, and a decoy could.
 MAX_ANSWER_CHARS = 1000
+
+# A response longer than this is checked in the pool, finding its answer and comparing it under one
+# deadline. Extraction is linear (0.1 to 0.3 s for 64 KB on a busy core, tests/test_bounds_verify.py): in
+# process, a response this long is read well within the second a deadline may overrun; a longer one could
+# take any time.
+IN_PROCESS_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +116,7 @@ class SympyEquivalence:
     name = f"sympy@{VERSION}"
 
     def __init__(
-        self, config: VerifyConfig | None = None, pool: DeadlinePool | _SymbolicLater | None = None
+        self, config: VerifyConfig | None = None, pool: DeadlinePool | _SymbolicLater | _InPlace | None = None
     ) -> None:
         self.config = config or VerifyConfig()
         self._pool = pool or shared_pool()
@@ -182,6 +189,12 @@ def start_pool(workers: int | None = None) -> None:
     _pool_for_many(workers).start()
 
 
+def stop_pool(workers: int | None = None) -> None:
+    """Stop the process pool `verify_many(workers=...)` uses and wait until its processes have exited (the
+    next use starts it again). A program that verified calls it before it exits: see `DeadlinePool.close`."""
+    _pool_for_many(workers).close()
+
+
 def _pool_for_many(workers: int | None) -> DeadlinePool:
     return shared_pool(workers or os.cpu_count() or 1)
 
@@ -219,8 +232,27 @@ class _SymbolicLater:
 
 _NEEDS_POOL = _SymbolicLater()
 
+T = TypeVar("T")
 
-def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool | _SymbolicLater) -> Verdict:
+
+class _InPlace:
+    """The pool as a worker of the pool sees it: work runs here, under the deadline of the call that
+    brought it there."""
+
+    def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        return fn(*args)
+
+
+_IN_PLACE = _InPlace()
+
+
+def _verify(
+    gold: str, response: str, config: VerifyConfig, pool: DeadlinePool | _SymbolicLater | _InPlace
+) -> Verdict:
+    if len(response) > IN_PROCESS_CHARS and not isinstance(pool, _InPlace):
+        if isinstance(pool, _SymbolicLater):
+            return Verdict(Status.CANNOT_TELL, pool.reason, None)
+        return _verify_in_pool(gold, response, config, pool)
     try:
         gold, choices, words = _gold_reading(gold)
         if response.strip() == gold.strip():  # the gold itself, however prose-like extraction finds it
@@ -233,6 +265,20 @@ def _verify(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool |
     return dataclasses.replace(_check(gold, found.answer, config, pool), found_by=found.how)
 
 
+def _verify_in_pool(gold: str, response: str, config: VerifyConfig, pool: DeadlinePool) -> Verdict:
+    try:
+        return pool.run(_verify_in_place, gold, response, config, timeout_s=config.timeout_s)
+    except DeadlineExceeded:
+        return Verdict(Status.CANNOT_TELL, "timed_out", None, verifier=SympyEquivalence.name)
+    except (BrokenProcessPool, CancelledError, OSError):  # the worker died (out of memory, killed)
+        return Verdict(Status.CANNOT_TELL, "verifier_error", None, verifier=SympyEquivalence.name)
+
+
+def _verify_in_place(gold: str, response: str, config: VerifyConfig) -> Verdict:
+    """Runs in the pool."""
+    return _verify(gold, response, config, _IN_PLACE)
+
+
 @lru_cache(maxsize=4096)
 def _gold_reading(gold: str) -> tuple[str, bool, bool]:
     """The gold answer (some data sets keep it inside \\boxed{}), and whether it is a choice letter or
@@ -241,7 +287,9 @@ def _gold_reading(gold: str) -> tuple[str, bool, bool]:
     return gold, choice_letter(gold) is not None, is_text_answer(answer_form(gold))
 
 
-def _check(gold: str, answer: str, config: VerifyConfig, pool: DeadlinePool | _SymbolicLater) -> Verdict:
+def _check(
+    gold: str, answer: str, config: VerifyConfig, pool: DeadlinePool | _SymbolicLater | _InPlace
+) -> Verdict:
     try:
         if len(gold) > MAX_ANSWER_CHARS:
             return Verdict(Status.CANNOT_TELL, "gold_too_long", answer, verifier=SympyEquivalence.name)
