@@ -74,18 +74,43 @@ ON_ERROR = ("fail", "quarantine")
 
 @dataclass
 class ProblemsConfig:
-    paths: list[str] = field(default_factory=list)
-    format: str = "auto"
+    paths: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "JSONL, CSV, Parquet or Arrow files (JSONL and CSV also .gz); patterns (data/*.jsonl, "
+            "read in sorted order); folders `datasets` saved (save_to_disk), a DatasetDict's with its split "
+            "after a colon (data/gsm8k:train); Hugging Face datasets from the local datasets cache, read "
+            "offline: hf:ID:SPLIT or hf:ID:CONFIG:SPLIT (hf:openai/gsm8k:main:train). A split belongs to "
+            "its entry, so two datasets can each name their own"
+        },
+    )
+    format: str = "auto"  # jsonl, csv, parquet or arrow: for files whose suffix does not say
     fields: FieldsConfig = field(default_factory=FieldsConfig)
     limit_per_file: int | None = _count(None, 1, MAX_ROWS)
     # A malformed row stops the run (fail), or goes to run_dir/quarantine.jsonl with its reason while the
     # other rows run (quarantine). A file that cannot be read at all stops the run either way.
     on_error: str = "fail"
+    keep_columns: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "input columns carried into every shard row after the factory's own (a dataset's level, "
+            "type...); a row without one is malformed"
+        },
+    )
 
     def validate(self) -> None:
         _check(bool(self.paths), "paths", "must list at least one JSONL, CSV or Parquet file")
-        _choice("format", self.format, ("auto", "jsonl", "csv", "parquet"))
+        _choice("format", self.format, ("auto", "jsonl", "csv", "parquet", "arrow"))
         _choice("on_error", self.on_error, ON_ERROR)
+        for index, name in enumerate(self.keep_columns):
+            _check(name not in self.keep_columns[:index], "keep_columns", f"names {name!r} twice")
+        for role in ("id", "problem", "answer"):
+            column = getattr(self.fields, role)
+            _check(
+                column not in self.keep_columns,
+                "keep_columns",
+                f"names {column!r}, problems.fields.{role}: a shard row carries it already",
+            )
 
 
 @dataclass

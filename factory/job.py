@@ -267,10 +267,12 @@ def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
     problems = {
         k: v
         for k, v in dataclasses.asdict(config.problems).items()
-        if k not in ("limit_per_file", "on_error")
+        if k not in ("limit_per_file", "on_error", "keep_columns")
     }
     return {
-        "problems": problems,  # a larger limit adds problems, a quarantine leaves some out; the rest stay valid
+        # A larger limit adds problems, a quarantine leaves some out, kept columns only reach the rows: the
+        # samples stay valid.
+        "problems": problems,
         "prompt": {"template": config.prompt.template, "hash": template_hash},
         "teacher": teachers[0] if not config.teachers else teachers,
         # n is not here: sample keys leave it out, so a larger n only adds draws to the same run.

@@ -34,6 +34,7 @@ from factory.corpus import DECONTAMINATE_UNIT, dedup_unit_name
 from factory.errors import FactoryError
 from factory.ledger import read_typed
 from factory.problem_table import ProblemTable, sqlite_disk_full
+from factory.problems import KEPT_COLUMNS
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Record, Sample
 from factory.reject import teacher_name
 from factory.storage import (
@@ -92,6 +93,7 @@ def shard_files(shards_dir: Path) -> list[Path]:
 
 
 def to_row(sample: Sample, kept: KeptTrace, problem: Problem, curation: ProblemCuration) -> dict[str, Any]:
+    """A train row: SCHEMA's columns, then the input columns the problem carries (`problems.keep_columns`)."""
     trace = sample.trace_text()
     return {
         "prompt": sample.messages,
@@ -119,20 +121,16 @@ def to_row(sample: Sample, kept: KeptTrace, problem: Problem, curation: ProblemC
         "completion_tokens": sample.completion_tokens,
         "latency_s": sample.latency_s,
         "sample_key": kept.sample_key,
+        **problem.meta.get(KEPT_COLUMNS, {}),
     }
 
 
-REJECTED_SCHEMA = pa.schema(
-    [
-        *SCHEMA,
-        (
-            "drop_unit",
-            pa.string(),
-        ),  # the curation unit that dropped the sample: verifier, truncated, budget...
-        ("drop_reason", pa.string()),  # its reason: wrong_answer, no_answer, truncated, duplicate...
-        ("drop_detail", pa.string()),  # JSON: what the drop points at (the copy kept, the evaluation item...)
-    ]
-)
+_DROP_COLUMNS = [
+    ("drop_unit", pa.string()),  # the curation unit that dropped the sample: verifier, truncated, budget...
+    ("drop_reason", pa.string()),  # its reason: wrong_answer, no_answer, truncated, duplicate...
+    ("drop_detail", pa.string()),  # JSON: what the drop points at (the copy kept, the evaluation item...)
+]
+REJECTED_SCHEMA = pa.schema([*SCHEMA, *_DROP_COLUMNS])
 
 
 def to_rejected_row(
@@ -504,13 +502,15 @@ def package(
     rejections = hashlib.sha256()
     for key, exclusion in database.execute("SELECT key, exclusion FROM rejected ORDER BY key"):
         rejections.update(f"{key}\0{exclusion}\n".encode())
+    columns = _kept_columns(problems)
     version = fingerprint(
         dataclasses.asdict(config),
         traces.hexdigest(),
         [(pair.chosen.sample_key, pair.rejected_key) for pair in pairs],
         rejections.hexdigest(),
+        *([columns.digest] if columns.fields else []),  # none kept: the names shards always had
     )[:8]
-    _write_shards(run_dir, problems, pairs, config, tally, version)
+    _write_shards(run_dir, problems, pairs, config, tally, version, columns.fields)
     write_jsonl(run_dir / "problem_stats.jsonl", _problem_stats(database))
     write_json(tally_path, tally.to_dict())
     markers.mark_done("shards", fingerprint(inputs, _outputs(run_dir)))
@@ -792,6 +792,51 @@ def _answer_text(answer: str | None) -> str:
     return " ".join((answer or "").split())
 
 
+@dataclass(frozen=True)
+class _KeptColumns:
+    """The input columns the problems carry into their rows, typed from their values, and a hash of the
+    values: a row changes with them, so the shards' file names must (see `ShardWriter` on `version`)."""
+
+    fields: list[pa.Field]
+    digest: str
+
+
+def _kept_columns(problems: ProblemTable) -> _KeptColumns:
+    """The columns `problems.keep_columns` carries (every problem carries the same ones, or none), each of
+    the Arrow type that holds all its values: ints and floats make a float column, a null takes any type.
+    A column named as one of the shards' own, or holding values no one type holds, is refused."""
+    first = next(iter(problems), None)
+    if first is None or KEPT_COLUMNS not in first.meta:
+        return _KeptColumns([], "")
+    names = list(first.meta[KEPT_COLUMNS])
+    for name in names:
+        if name in REJECTED_SCHEMA.names:
+            raise FactoryError(
+                f"problems.keep_columns: {name!r} is a column the shards have already; a column of that name "
+                "cannot be kept (rename it in the input)"
+            )
+    types = {name: pa.null() for name in names}
+    digest = hashlib.sha256()
+    read = iter(problems)
+    while chunk := [problem.meta[KEPT_COLUMNS] for problem in itertools.islice(read, _TYPED_AT_ONCE)]:
+        for name in names:
+            try:
+                found = pa.schema([(name, pa.array([values[name] for values in chunk]).type)])
+                known = pa.schema([(name, types[name])])
+                types[name] = pa.unify_schemas([known, found], promote_options="permissive").field(name).type
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+                reason = " ".join(str(error).split())
+                raise FactoryError(
+                    f"problems.keep_columns: column {name!r} holds values that no one type holds ({reason}); "
+                    "write the column with one type"
+                ) from None
+        digest.update(json.dumps(chunk, sort_keys=True, default=str).encode())
+    return _KeptColumns([pa.field(name, types[name]) for name in names], digest.hexdigest())
+
+
+_TYPED_AT_ONCE = 1000  # problems whose kept values are typed at a time
+
+
 def _write_shards(
     run_dir: Path,
     problems: ProblemTable,
@@ -799,8 +844,10 @@ def _write_shards(
     config: PackageConfig,
     tally: Tally,
     version: str,
+    columns: list[pa.Field],
 ) -> None:
-    """One pass over the samples writes the rows of each config; a preference pair waits for both texts."""
+    """One pass over the samples writes the rows of each config; a preference pair waits for both texts.
+    `columns` are the input columns the rows carry after SCHEMA's (`_kept_columns`)."""
     shards_dir = run_dir / "shards"
     before = set(shard_files(shards_dir))
     database = problems.database
@@ -828,11 +875,16 @@ def _write_shards(
             database.execute(f"UPDATE {table} SET written = 1 WHERE rowid = ?", (found[0],))
         return found
 
+    def problem_of(problem_id: str, text: str) -> Problem:
+        # Its columns are read only when rows carry some: a look-up and an unpickling for every row.
+        return problems[problem_id] if columns else Problem(problem_id, text, "", "")
+
     in_pairs = {key for pair in pairs for key in (pair.chosen.sample_key, pair.rejected_key)}
     texts: dict[str, Sample] = {}
     with contextlib.ExitStack() as writers, sqlite_disk_full(problems.path):
-        train = writers.enter_context(writer("train", SCHEMA))
-        rejects = writers.enter_context(writer("rejected", REJECTED_SCHEMA)) if config.rejected else None
+        train = writers.enter_context(writer("train", pa.schema([*SCHEMA, *columns])))
+        rejected_schema = pa.schema([*SCHEMA, *columns, *_DROP_COLUMNS])
+        rejects = writers.enter_context(writer("rejected", rejected_schema)) if config.rejected else None
         database.execute("BEGIN")
         for sample in read_typed(run_dir / "samples", Sample):
             key = sample.key()
@@ -840,7 +892,7 @@ def _write_shards(
                 _count_tokens(tally.teachers.setdefault(teacher_name(sample), Counter()), sample)
             if (found := first_unwritten("kept", key)) is not None:
                 _, trace, problem_id, text, *curation = found
-                problem = Problem(problem_id, text, "", "")
+                problem = problem_of(problem_id, text)
                 kept = KeptTrace.from_dict(json.loads(trace))
                 row = to_row(sample, kept, problem, _header(problem_id, curation))
                 if tally.sample_row is None:
@@ -848,7 +900,7 @@ def _write_shards(
                 train.add(row)
             elif rejects is not None and (found := first_unwritten("rejected", key)) is not None:
                 _, exclusion, problem_id, text, *curation = found
-                problem = Problem(problem_id, text, "", "")
+                problem = problem_of(problem_id, text)
                 rejects.add(
                     to_rejected_row(
                         sample,

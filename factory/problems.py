@@ -1,7 +1,9 @@
-"""Stage 1: read problems from JSONL, CSV or Parquet files into `Problem` records.
+"""Stage 1: read problems into `Problem` records, from files (JSONL, CSV, Parquet, Arrow; JSONL and CSV also
+gzip-compressed), globs of them, folders `datasets` saved (`save_to_disk`), and Hugging Face datasets in the
+local datasets cache (`hf:ID[:CONFIG]:SPLIT`, read offline: a run never reaches the network).
 
 A file that cannot be read as a whole (missing, a directory, unreadable, not UTF-8, empty, not Parquet, a
-Parquet column that would decode to far more than the file holds) stops the run with one line naming it. A
+Parquet or Arrow column that would decode to far more than the file holds) stops the run with one line naming it. A
 malformed row stops it with one line naming the file, the line (or Parquet row) and the field, unless
 `problems.on_error: quarantine`: then the row goes to the run's quarantine file with its reason and the other
 rows run. A file none of whose rows can be read stops the run
@@ -9,15 +11,23 @@ either way: that is a wrong file or a wrong `problems.fields`, not a few bad row
 
 Text files are UTF-8; a leading BOM, which spreadsheet exports write, is skipped. A wrong encoding is a
 mistake of the whole file (its fix is to save it as UTF-8), so it is never quarantined row by row.
+
+Every reader streams: lines one at a time (through gzip too), Parquet and Arrow a record batch at a time, so
+memory stays flat however large the dataset.
 """
 
 from __future__ import annotations
 
 import csv
+import glob
+import gzip
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -27,7 +37,22 @@ from factory.errors import FactoryError
 from factory.records import Problem
 from factory.storage import atomic_open
 
-_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+_FORMATS = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+}
+# Parquet and Arrow compress inside the file, by column: a whole-file gzip would have to be undone first.
+_GZIP_FORMATS = ("jsonl", "csv")
+# `problems.paths` entries that are not a file's path: a dataset in the Hugging Face cache, and a pattern.
+HUB_PREFIX = "hf:"
+_GLOB = re.compile(r"[*?[]")
+# The key of `Problem.meta` under which a problem carries the columns `problems.keep_columns` names, in that
+# order, to its shard rows (`factory.package`); its other entries are all the row's extra fields.
+KEPT_COLUMNS = "__kept_columns__"
 QUARANTINE_FILE = "quarantine.jsonl"
 # A problem row is a few KB, a long trace for `factory verify` some 100 KB. A longer line is a file that is
 # not JSONL (a whole document on one line, a binary): it is refused without being read whole, so memory
@@ -129,7 +154,7 @@ def read_problems(
     quarantine: Quarantine | None = None,
     ids: ReadIds | None = None,
 ) -> Iterator[Problem]:
-    """All problems of all configured files, in order.
+    """All problems of all configured inputs, in order.
 
     A malformed row, or one whose id an earlier row has, stops the read; under `on_error: quarantine` it
     goes to `quarantine` instead (without one, it stops the read all the same). A row without an answer is
@@ -140,11 +165,10 @@ def read_problems(
     if not config.paths:
         raise FactoryError("problems.paths lists no file; name at least one JSONL, CSV or Parquet file")
     seen = ids if ids is not None else _IdsInMemory()
-    for path_str in config.paths:
-        path = Path(path_str)
+    for name, rows in _inputs(config.paths, config.format):
         read = 0
         first_error: RowError | None = None
-        for where, row in read_rows(path, config.format):
+        for where, row in rows:
             try:
                 if isinstance(row, RowError):
                     raise row
@@ -166,44 +190,102 @@ def read_problems(
                 break
         if not read and first_error is not None:
             raise FactoryError(
-                f"{path}: no row could be read, so the file is not quarantined row by row "
+                f"{name}: no row could be read, so the file is not quarantined row by row "
                 f"(the first: {first_error}); fix the file or problems.fields"
             )
 
 
+def _inputs(paths: list[str], format: str) -> Iterator[tuple[str, Iterator[tuple[str, Row]]]]:
+    """(name, its rows) for each input `problems.paths` names, a pattern's files in sorted order. The rows
+    are read when asked for, so an input is opened only once the ones before it are read."""
+    for entry in paths:
+        if entry.startswith(HUB_PREFIX):
+            yield entry, _nonempty(entry, "dataset", _hub_rows(entry))
+        elif _GLOB.search(entry) and not os.path.exists(entry):
+            matches = sorted(glob.glob(entry, recursive=True))
+            if not matches:
+                raise FactoryError(f"problems.paths: {entry} matches no file; check the pattern")
+            for match in matches:
+                yield match, read_rows(Path(match), format)
+        elif not os.path.exists(entry) and ":" in entry and Path(entry.rsplit(":", 1)[0]).is_dir():
+            folder, split = entry.rsplit(":", 1)
+            yield entry, _nonempty(entry, "dataset", _saved_rows(Path(folder), split))
+        else:
+            yield entry, read_rows(Path(entry), format)
+
+
 def read_rows(path: Path, format: str = "auto", option: str = "problems.format") -> Iterator[tuple[str, Row]]:
-    """(where, row) for each row of a JSONL, CSV or Parquet file; `where` is "path:line" or "path:row N".
-    A row that cannot be read comes as its `RowError`, for the caller to raise or set aside; a file that
-    cannot be read, or holds no row, raises a `FactoryError`."""
+    """(where, row) for each row of a JSONL, CSV, Parquet or Arrow file (JSONL and CSV also gzip-compressed,
+    `.jsonl.gz`), or of a folder `datasets` saved; `where` is "path:line" or "path:row N". A row that cannot
+    be read comes as its `RowError`, for the caller to raise or set aside; a file that cannot be read, or
+    holds no row, raises a `FactoryError`."""
     if path.is_dir():
-        raise FactoryError(f"{path} is a directory; name a JSONL, CSV or Parquet file")
+        yield from _nonempty(str(path), "dataset", _saved_rows(path, None))
+        return
     if not path.is_file():
         raise FactoryError(f"{path} does not exist")
-    kind = format if format != "auto" else _FORMATS.get(path.suffix.lower())
+    gzipped = _gzipped(path)
+    inner = Path(path.stem) if gzipped else path  # `p.jsonl.gz` holds a JSONL file
+    kind = format if format != "auto" else _FORMATS.get(inner.suffix.lower())
     if kind is None:
+        suffix = "".join(path.suffixes[-2:]) if gzipped else path.suffix
         raise FactoryError(
-            f"{path}: cannot tell the format from the suffix {path.suffix!r}; set {option} to jsonl, csv or parquet"
+            f"{path}: cannot tell the format from the suffix {suffix!r}; set {option} to jsonl, csv or "
+            "parquet, or to arrow for an Arrow file"
         )
+    if gzipped and kind not in _GZIP_FORMATS:
+        raise FactoryError(f"{path}: a gzip-compressed {kind} file is not read; decompress it (gunzip) first")
+    readers = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows, "arrow": _arrow_file_rows}
+    yield from _nonempty(str(path), "file", readers[kind](path))
+
+
+def _nonempty(name: str, what: str, rows: Iterator[tuple[str, Row]]) -> Iterator[tuple[str, Row]]:
     empty = True
-    for where, row in {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[kind](path):
+    for where, row in rows:
         empty = False
         yield where, row
     if empty:
-        raise FactoryError(f"{path}: the file holds no rows; check that it is the file you meant")
+        raise FactoryError(f"{name}: the {what} holds no rows; check that it is the {what} you meant")
+
+
+def _gzipped(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
 
 
 @contextmanager
 def _text(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
-    """`path` open as UTF-8 text (a BOM skipped); a byte that is not UTF-8 becomes a one-line error."""
+    """`path` open as UTF-8 text (a BOM skipped), decompressed as it is read when it ends in `.gz`; a byte
+    that is not UTF-8, or a damaged gzip stream, becomes a one-line error."""
+    gzipped = _gzipped(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline=newline)
+        if gzipped:  # closed as the block below ends
+            handle: IO[str] = gzip.open(path, "rt", encoding="utf-8-sig", newline=newline)  # noqa: SIM115
+        else:
+            handle = path.open(encoding="utf-8-sig", newline=newline)
     except OSError as error:
         raise FactoryError(f"{path}: cannot read ({error.strerror}); check its permissions") from None
     try:
         with handle:
             yield handle
     except UnicodeDecodeError:
-        raise not_utf8_error(path) from None
+        raise (_gzip_not_utf8(path) if gzipped else not_utf8_error(path)) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        # A truncated download ends in EOFError ("Compressed file ended before the end-of-stream marker").
+        raise FactoryError(f"{path}: not a readable gzip file ({error}); compress it again") from None
+
+
+def _gzip_not_utf8(path: Path) -> FactoryError:
+    """`not_utf8_error` for a gzip-compressed file: the line is counted in the decompressed text."""
+    with gzip.open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                return FactoryError(
+                    f"{path}:{number}: not UTF-8 (byte {error.start + 1} of the line is "
+                    f"0x{line[error.start]:02x}); save the file as UTF-8 before compressing it"
+                )
+    return FactoryError(f"{path}: not UTF-8; save the file as UTF-8 before compressing it")
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, Row]]:
@@ -335,7 +417,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, Row]]:
             for name, leaves in columns:
                 _check_decoded_size(path, indexed, group, name, leaves)
             for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group]):
-                yield from _python_rows(path, batch, index)
+                yield from _python_rows(str(path), batch, index)
                 index += batch.num_rows
     except (pa.ArrowException, OSError) as error:
         raise FactoryError(f"{path}: not a readable Parquet file ({error})") from None
@@ -426,8 +508,177 @@ def _dictionary_arrays(array: Any) -> Iterator[Any]:
         yield from _dictionary_arrays(array.values)
 
 
-def _python_rows(path: Path, batch: Any, first: int) -> Iterator[tuple[str, Row]]:
-    """The rows of a record batch, whose first is row `first` of the file, as JSON-like values (see
+def _arrow_file_rows(path: Path) -> Iterator[tuple[str, Row]]:
+    yield from _record_batch_rows(str(path), _arrow_batches(path))
+
+
+def _arrow_batches(path: Path) -> Iterator[Any]:
+    """The record batches of an Arrow IPC file, in the stream format `datasets` writes or the file format,
+    one at a time. Read, not memory-mapped: the pages of a map stay in the process's memory once touched (a
+    300 MB dataset read through one peaked at 370 MiB), a batch read is freed once its rows are made."""
+    import pyarrow as pa
+
+    try:
+        with pa.OSFile(str(path)) as source:
+            if source.read(6) == b"ARROW1":  # the file format's magic; a stream starts with its schema
+                reader = pa.ipc.open_file(source)
+                for index in range(reader.num_record_batches):
+                    yield reader.get_batch(index)
+            else:
+                source.seek(0)
+                yield from pa.ipc.open_stream(source)
+    except (pa.ArrowException, OSError) as error:
+        raise FactoryError(f"{path}: not a readable Arrow file ({error})") from None
+
+
+def _record_batch_rows(name: str, batches: Iterable[Any]) -> Iterator[tuple[str, Row]]:
+    """The rows of Arrow record batches, numbered from 0 over all of them ("name:row N"), each batch checked
+    by `_check_batch` before a value of it is decoded, and reaching Python PARQUET_BATCH_ROWS at a time."""
+    index = 0
+    for batch in batches:
+        _check_batch(name, batch, index)
+        for start in range(0, batch.num_rows, PARQUET_BATCH_ROWS):
+            part = batch.slice(start, PARQUET_BATCH_ROWS)
+            yield from _python_rows(name, part, index)
+            index += part.num_rows
+
+
+def _check_batch(name: str, batch: Any, first: int) -> None:
+    """Refuse a column of a record batch (its first row is row `first`) that would decode to more than a
+    column may, as Parquet's row groups are refused (`_check_decoded_size`): an Arrow dictionary, too, may
+    stand one value for a million rows. As read, a batch takes what it takes in the file (Arrow is decoded
+    already, but for its dictionaries), so that is what a column's decoded size is measured against."""
+    for column_name, column in zip(batch.schema.names, batch.columns, strict=True):
+        stored = column.nbytes
+        allowed = max(PARQUET_COLUMN_BYTES, PARQUET_EXPANSION * stored)
+        decoded = stored + sum(_taken_bytes(array) for array in _dictionary_arrays(column))
+        if decoded > allowed:
+            raise FactoryError(
+                f"{name}: column {column_name!r} of the record batch from row {first} decodes to more than "
+                f"{allowed:,} bytes, from {stored:,} in the file (a column may take {PARQUET_EXPANSION}x its "
+                f"size in the file, or {PARQUET_COLUMN_BYTES:,} bytes); a value repeated row after row? Write "
+                "the file without dictionary encoding"
+            )
+
+
+def _taken_bytes(array: Any) -> int:
+    """What the values of the dictionary array `array` take once decoded, counted on its indices."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    entries = array.dictionary
+    text = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_string, pa.types.is_large_string)
+    if any(test(entries.type) for test in text):
+        return int(pc.sum(pc.take(pc.binary_length(entries), array.indices)).as_py() or 0)
+    return len(array) * (entries.nbytes // max(len(entries), 1))  # entries of one size, near enough
+
+
+def _saved_rows(folder: Path, split: str | None) -> Iterator[tuple[str, Row]]:
+    """The rows of a folder `datasets` wrote with `save_to_disk`: a `Dataset` (its `state.json` lists its
+    Arrow files), or `split` of a `DatasetDict` (its `dataset_dict.json` lists the splits, each a `Dataset`
+    folder of that name)."""
+    name = str(folder)
+    splits_file = folder / "dataset_dict.json"
+    if splits_file.is_file():
+        splits = _saved_json(splits_file, "splits", str)
+        if split is None:
+            raise FactoryError(
+                f"{folder} holds the splits {', '.join(splits)} (a DatasetDict); name one after a colon: "
+                f"{folder}:{splits[0] if splits else 'train'}"
+            )
+        if split not in splits:
+            raise FactoryError(f"{folder}: no split {split!r}; it holds {', '.join(splits)}")
+        folder, name = folder / split, f"{folder}:{split}"
+    elif split is not None:
+        raise FactoryError(
+            f"{folder}:{split}: {folder} holds one dataset, not splits (it has no dataset_dict.json); name "
+            "the folder without a split"
+        )
+    state = folder / "state.json"
+    if not state.is_file():
+        raise FactoryError(
+            f"{folder} is a directory; name a JSONL, CSV or Parquet file, or a folder `datasets` saved with "
+            "save_to_disk (one holds a state.json or a dataset_dict.json)"
+        )
+    files = [folder / str(entry.get("filename")) for entry in _saved_json(state, "_data_files", dict)]
+    yield from _record_batch_rows(name, (batch for path in files for batch in _arrow_batches(path)))
+
+
+def _saved_json(path: Path, key: str, item: type) -> list[Any]:
+    """The list (of `item`s) under `key` in a JSON file `save_to_disk` wrote."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get(key)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise FactoryError(
+            f"{path}: not a file `datasets` writes ({error}); save the dataset again"
+        ) from None
+    if not isinstance(value, list) or not all(isinstance(entry, item) for entry in value):
+        raise FactoryError(f"{path}: no list {key!r} in it, as `datasets` writes one; save the dataset again")
+    return value
+
+
+def _hub_rows(entry: str) -> Iterator[tuple[str, Row]]:
+    """The rows of a Hugging Face dataset as the local datasets cache holds it, `hf:ID[:CONFIG]:SPLIT`."""
+    if "[" in entry:  # `datasets`' slices, train[:100]
+        raise FactoryError(
+            f"problems.paths: {entry}: a split is read whole, not sliced; set problems.limit_per_file to read "
+            "its first rows"
+        )
+    parts = entry[len(HUB_PREFIX) :].split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise FactoryError(
+            f"problems.paths: {entry}: write a Hugging Face dataset as hf:ID:SPLIT or hf:ID:CONFIG:SPLIT, "
+            "e.g. hf:openai/gsm8k:main:train"
+        )
+    dataset = _cached_dataset(entry, parts[0], parts[1] if len(parts) == 3 else None, parts[-1])
+    # `datasets` found the split's files in its cache; they are read as any Arrow file is, checked and a batch
+    # at a time, rather than through the dataset's memory maps.
+    files = [Path(file["filename"]) for file in dataset.cache_files]
+    yield from _record_batch_rows(entry, (batch for path in files for batch in _arrow_batches(path)))
+
+
+def _cached_dataset(entry: str, dataset_id: str, config: str | None, split: str) -> Any:
+    """`load_dataset(dataset_id, config, split=split)` from the local datasets cache only: a run must not
+    reach the network (and must not wait on one that is not there)."""
+    try:
+        import datasets
+        import huggingface_hub.constants
+        from datasets.utils import logging as datasets_logging
+    except ImportError:
+        raise FactoryError(
+            f"{entry}: reading a Hugging Face dataset needs `datasets`: pip install datasets"
+        ) from None
+    cache_dir = os.environ.get("HF_DATASETS_CACHE") or None  # read now: `datasets` read it at its import
+    arguments = ", ".join(repr(value) for value in (dataset_id, config) if value is not None)
+    how = (
+        f'cache it on a machine with network: python -c "from datasets import load_dataset; '
+        f'load_dataset({arguments}, split={split!r})", then copy the cache (HF_DATASETS_CACHE, or '
+        "~/.cache/huggingface/datasets) here"
+    )
+    # `datasets` reads HF_DATASETS_OFFLINE (and the hub HF_HUB_OFFLINE) once, at its import: set after an
+    # import, the variables would do nothing, so the flags themselves are set for the call.
+    offline = [(datasets.config, "HF_HUB_OFFLINE"), (huggingface_hub.constants, "HF_HUB_OFFLINE")]
+    saved = [getattr(module, flag) for module, flag in offline]
+    verbosity = datasets_logging.get_verbosity()
+    for module, flag in offline:
+        setattr(module, flag, True)
+    datasets_logging.set_verbosity_error()  # not "Using the latest cached version...": offline is the point
+    try:
+        return datasets.load_dataset(dataset_id, config, split=split, cache_dir=cache_dir)
+    except ConnectionError:  # what an offline `datasets` says of a dataset it has no copy of
+        where = cache_dir or datasets.config.HF_DATASETS_CACHE
+        raise FactoryError(f"{entry}: not in the datasets cache ({where}); {how}") from None
+    except (ValueError, OSError, KeyError) as error:  # a config or split not cached, a damaged cache
+        reason = " ".join(str(error).split())
+        raise FactoryError(f"{entry}: cannot be read from the datasets cache ({reason}); {how}") from None
+    finally:
+        for (module, flag), value in zip(offline, saved, strict=True):
+            setattr(module, flag, value)
+        datasets_logging.set_verbosity(verbosity)
+
+
+def _python_rows(source: str, batch: Any, first: int) -> Iterator[tuple[str, Row]]:
+    """The rows of a record batch, whose first is row `first` of `source`, as JSON-like values (see
     `_python_values`); a row with a value that cannot be read comes as its `RowError`."""
     names = batch.schema.names
     columns: list[list[Any]] = []
@@ -438,7 +689,7 @@ def _python_rows(path: Path, batch: Any, first: int) -> Iterator[tuple[str, Row]
         for offset, fault in column_faults.items():
             faults.setdefault(offset, f"field {name!r} {fault}")
     for offset, cells in enumerate(zip(*columns)):  # not strict: its check doubles the time of a row
-        where = f"{path}:row {first + offset}"
+        where = f"{source}:row {first + offset}"
         row = dict(zip(names, cells))
         yield where, RowError(where, faults[offset], row) if offset in faults else row
 
@@ -495,6 +746,9 @@ def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig, withou
         problem_id = text_field(row, fields.id, source, hint("id"))
     mapped = {fields.id, fields.problem, fields.answer}
     meta = {key: value for key, value in row.items() if key not in mapped}  # extra fields are kept here
+    if config.keep_columns:
+        keep = "drop it from problems.keep_columns, or add it to the row"
+        meta[KEPT_COLUMNS] = {name: require_field(row, name, source, keep) for name in config.keep_columns}
     return Problem(id=problem_id, problem=text, answer=answer, source=source, meta=meta)
 
 
