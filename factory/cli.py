@@ -237,5 +237,70 @@ def report(run_dir: str, eval_dirs: tuple[str, ...], out: str | None) -> None:
     _guarded(work)
 
 
+# `factory config init --teacher KIND`: the starter each kind of teacher begins from (under configs/).
+STARTERS = {
+    "cpu": "quickstart.yaml",  # the embedded model on vLLM-CPU
+    "vllm-serve": "http.yaml",  # a local `vllm serve`
+    "vllm-serve-gpu": "teachers/vllm-serve-gpu.yaml",
+    "vllm-gpu": "teachers/vllm-gpu.yaml",
+    "ray": "ray.yaml",
+    "openai": "teachers/openai.yaml",
+    "deepseek": "teachers/deepseek.yaml",
+}
+CONFIG_KINDS = ("run", "sft", "eval")
+
+
+@main.group()
+def config() -> None:
+    """Show a config with what each key means, or start one."""
+
+
+@config.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path())
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
+@click.option("--kind", type=click.Choice(CONFIG_KINDS), default="run", show_default=True)
+def show(config_path: str, overrides: tuple[str, ...], kind: str) -> None:
+    """Print CONFIG resolved (defaults filled in, --set applied) with each key's help."""
+    from factory import config_help
+    from factory.config import EvalConfig, RunConfig, SFTRunConfig, load_config
+
+    classes = {"run": RunConfig, "sft": SFTRunConfig, "eval": EvalConfig}
+    _guarded(lambda: _echo(config_help.show(load_config(classes[kind], config_path, overrides))))
+
+
+@config.command()
+def reference() -> None:
+    """Print the configuration reference (docs/configuration.md): every key, its default and its help."""
+    from factory import config_help
+
+    _echo(config_help.document())
+
+
+@config.command()
+@click.option("--teacher", type=click.Choice(sorted(STARTERS)), required=True)
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default="factory.yaml", show_default=True)
+def init(teacher: str, out: str) -> None:
+    """Write a commented starter config for a kind of teacher."""
+    from importlib.resources import files
+
+    def work() -> None:
+        target = Path(out)
+        if target.exists():
+            raise FactoryError(f"{target} exists; name another file with -o")
+        starter = files("factory").joinpath("..", "configs", STARTERS[teacher])
+        try:
+            text = starter.read_text(encoding="utf-8")
+        except OSError:
+            raise FactoryError(
+                "the starter configs ship with the source tree (configs/); install factory from a checkout"
+            ) from None
+        target.write_text(text, encoding="utf-8")
+        _echo(
+            f"wrote {target} (from configs/{STARTERS[teacher]}); see it resolved: factory config show {target}"
+        )
+
+    _guarded(work)
+
+
 if __name__ == "__main__":
     main()

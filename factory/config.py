@@ -64,9 +64,9 @@ def _key_variable(name: str | None) -> None:
 class FieldsConfig:
     """Which input column holds what. Rows without an id (or `id: null`) get one derived from the problem text."""
 
-    id: str | None = "id"
-    problem: str = "problem"
-    answer: str = "answer"
+    id: str | None = "id"  # the column of each problem's id; null derives every id from the problem's text
+    problem: str = "problem"  # the column of the problem's text, which the prompt template fills in
+    answer: str = "answer"  # the column of the gold answer (with reject.majority, it may be missing)
 
 
 ON_ERROR = ("fail", "quarantine")
@@ -74,6 +74,8 @@ ON_ERROR = ("fail", "quarantine")
 
 @dataclass
 class ProblemsConfig:
+    """Where the problems come from and which columns hold what."""
+
     paths: list[str] = field(
         default_factory=list,
         metadata={
@@ -86,7 +88,7 @@ class ProblemsConfig:
     )
     format: str = "auto"  # jsonl, csv, parquet or arrow: for files whose suffix does not say
     fields: FieldsConfig = field(default_factory=FieldsConfig)
-    limit_per_file: int | None = _count(None, 1, MAX_ROWS)
+    limit_per_file: int | None = _count(None, 1, MAX_ROWS)  # the first N problems of each file; none: all
     # A malformed row stops the run (fail), or goes to run_dir/quarantine.jsonl with its reason while the
     # other rows run (quarantine). A file that cannot be read at all stops the run either way.
     on_error: str = "fail"
@@ -115,6 +117,8 @@ class ProblemsConfig:
 
 @dataclass
 class PromptConfig:
+    """How each problem is asked."""
+
     template: str = "boxed_cot"  # a name under prompts/ or a path to a template file
 
 
@@ -122,12 +126,13 @@ class PromptConfig:
 class SamplingConfig:
     """Generation settings, named as in vLLM's SamplingParams and the OpenAI API."""
 
-    n: int = _count(4, 1, MAX_DRAWS)
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = _count(512, 1, MAX_TOKENS)
+    n: int = _count(4, 1, MAX_DRAWS)  # draws per problem; raising it later adds draws to the same run folder
+    temperature: float = 0.7  # 0 is greedy
+    top_p: float = 0.95  # nucleus sampling: the smallest set of tokens holding this much probability
+    max_tokens: int = _count(512, 1, MAX_TOKENS)  # per draw; a draw cut here is finish_reason `length`
+    # Over HTTP, each request's seed is derived from this one and its draws; offline, the engine's seed.
     seed: int | None = _count(None, 0, MAX_SEED)
-    stop: list[str] = field(default_factory=list)
+    stop: list[str] = field(default_factory=list)  # strings that end a draw
 
     def validate(self) -> None:
         _check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
@@ -142,12 +147,12 @@ class RayConfig:
     """`teacher.backend: ray`: offline vLLM engines as actors on a Ray cluster, one engine per replica."""
 
     address: str | None = None  # `auto`, `ray://head:10001` or `head:6379`; none starts a local cluster
-    replicas: int = _count(1, 1, MAX_WORKERS)
+    replicas: int = _count(1, 1, MAX_WORKERS)  # engines, each an actor with its own copy of the model
     num_gpus: float | None = (
         None  # per replica; none: its tensor_parallel_size on a cluster with GPUs, else 0
     )
     num_cpus: float = 1.0  # per replica; on a CPU-only replica, also its engine's threads
-    tensor_parallel_size: int = _count(1, 1, MAX_WORKERS)
+    tensor_parallel_size: int = _count(1, 1, MAX_WORKERS)  # GPUs one replica's model is split over
     # A replica that dies (its actor, its node) is started again this many times before the run goes on
     # without it; its requests in flight go to the others at once.
     max_restarts: int = _count(3, 0, MAX_RETRIES)
@@ -177,11 +182,12 @@ class PriceConfig:
 
 @dataclass
 class TeacherConfig:
-    backend: str = "vllm"
+    """The model that writes the traces, and how it is reached."""
+
+    backend: str = "vllm"  # vllm (offline, in this process), http (an OpenAI-compatible server) or ray
     model: str = EMBEDDED_MODEL  # a local folder, a model id vLLM can load, or the name an HTTP server serves
-    # Offline vLLM.
-    max_model_len: int = _count(2048, 1, MAX_CONTEXT)
-    enforce_eager: bool = True
+    max_model_len: int = _count(2048, 1, MAX_CONTEXT)  # offline vLLM: prompt and completion tokens together
+    enforce_eager: bool = True  # offline vLLM: no CUDA graph capture (a faster start, slower decoding)
     dtype: str = "auto"  # float32 on CPUs without native bf16 (no AVX512-BF16/AMX): bf16 is ~3x slower there
     # Requests queued in the engine at once (per replica), topped up as each finishes.
     window: int = _count(1024, 1, MAX_IN_FLIGHT)
@@ -190,11 +196,12 @@ class TeacherConfig:
     ray: RayConfig = field(default_factory=RayConfig)
     # OpenAI-compatible HTTP: one server or several replicas (a list); requests spread over those ready.
     base_url: list[str] = field(default_factory=list)
+    # The NAME of the environment variable holding the API key (e.g. OPENAI_API_KEY), never the key itself.
     api_key_env: str | None = _key_variable_field()
-    endpoint: str = "chat"
+    endpoint: str = "chat"  # chat (/chat/completions, messages) or completions (/completions, a raw prompt)
     max_concurrency: int = _count(16, 1, MAX_IN_FLIGHT)  # requests in flight per base URL
-    request_timeout_s: float = 600.0
-    max_retries: int = _count(5, 0, MAX_RETRIES)
+    request_timeout_s: float = 600.0  # for one HTTP request, after which it is retried
+    max_retries: int = _count(5, 0, MAX_RETRIES)  # tries after the first, on the next ready server
     # A request whose retries are spent: `skip` goes on without its problem (failed.jsonl lists it, the same
     # command asks again); `fail` stops the run (finished problems are kept).
     on_request_error: str = "skip"
@@ -273,11 +280,13 @@ class MajorityConfig:
 
 @dataclass
 class RejectConfig:
+    """The verifier: how each draw's final answer is found and compared with the gold."""
+
     answer_patterns: list[str] = field(default_factory=list)  # regexes tried when there is no \boxed{}
     # strict: stated answers only (a box, "The answer is", a pattern): the prompt asks for a box, and a trace
     # that ignores the format is not one to teach. lenient: also the closing sentence's value.
     extraction: str = "strict"
-    timeout_s: float = 5.0
+    timeout_s: float = 5.0  # for one symbolic check, after which the verdict is cannot_tell (timed_out)
     rel_tol: float = 0.01  # how far a rounded decimal may be from the value it rounds; 0 compares exactly
     workers: int | None = _count(None, 1, MAX_WORKERS)  # symbolic checks at a time; default all cores
     judge: JudgeConfig | None = None  # a model asked about what the rules cannot tell; off by default
@@ -301,8 +310,8 @@ class AdaptiveConfig:
     once a selector can keep no other (`at_most: k` with k of them), after `give_up_after` draws without
     one, or at `max_samples` draws. 0 keeps fixed n."""
 
-    target_kept: int = _count(0, 0, MAX_PROBLEM_DRAWS)
-    max_samples: int = _count(16, 1, MAX_PROBLEM_DRAWS)
+    target_kept: int = _count(0, 0, MAX_PROBLEM_DRAWS)  # passing traces a problem needs; 0: fixed n
+    max_samples: int = _count(16, 1, MAX_PROBLEM_DRAWS)  # the most draws any problem gets
     # Draws without a passing trace after which a problem is given up.
     give_up_after: int | None = _count(None, 1, MAX_PROBLEM_DRAWS)
 
@@ -355,10 +364,11 @@ class CurateConfig:
     and `dedup` judge the corpus as a whole: on problems before any is sampled, on traces when the shards
     are made (a contaminated trace first, then duplicates; the first copy in problem order is kept)."""
 
+    # Trace filters, each dropping a trace with a reason (truncated, format, repetition...; README: Curation).
     filters: list[Any] = field(default_factory=lambda: list(_trace_filter_defaults()))
-    select: list[Any] = field(default_factory=lambda: list(_selector_defaults()))
-    decontaminate: DecontaminateConfig | None = None
-    dedup: list[Any] = field(default_factory=lambda: list(_dedup_defaults()))
+    select: list[Any] = field(default_factory=lambda: list(_selector_defaults()))  # which passing traces ship
+    decontaminate: DecontaminateConfig | None = None  # against evaluation sets: problems and traces
+    dedup: list[Any] = field(default_factory=lambda: list(_dedup_defaults()))  # exact and/or near duplicates
     # Total rows: "fair" round-robin, each problem's best trace first, then its second...
     budget: int | None = _count(None, 1, MAX_ROWS)
 
@@ -480,11 +490,13 @@ class PreferenceConfig:
 
 @dataclass
 class PackageConfig:
-    # Hugging Face's conventions: a shard file stays under max_shard_bytes, a row group near row_group_bytes
-    # (both measured before compression, so the files come out smaller).
-    max_shard_bytes: int = _count(500_000_000, 1, 1 << 40)  # a shard is written as it goes
+    """The shards: Parquet files of the kept traces, a dataset card and a manifest."""
+
+    # Hugging Face's conventions, both measured before compression (so the files come out smaller): a
+    # shard file stays under this size, written as it goes.
+    max_shard_bytes: int = _count(500_000_000, 1, 1 << 40)
     row_group_bytes: int = _count(100_000_000, 1, 1 << 32)  # a row group is held until it is written
-    compression: str = "zstd"
+    compression: str = "zstd"  # zstd, snappy, gzip or none
     student: StudentConfig | None = None  # the round-trip check against the student's chat template
     preference: PreferenceConfig | None = None  # also write the `preference` config
     rejected: bool = False  # also write the `rejected` config: every dropped sample, its unit and reason
@@ -500,7 +512,9 @@ class PackageConfig:
 
 @dataclass
 class RunConfig:
-    run_dir: str = "runs/default"
+    """`factory run`: problems in, Parquet shards out, all under `run_dir`."""
+
+    run_dir: str = "runs/default"  # the run folder: new, empty or one a run made (it is written and resumed)
     problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -525,17 +539,17 @@ class RunConfig:
 class SFTRunConfig:
     """`factory sft`: a student trained on a run's shards. `training` goes to TRL's SFTConfig as is."""
 
-    data_dir: str = "runs/quickstart/shards"
-    model: str = EMBEDDED_MODEL
-    output_dir: str = "runs/quickstart/student"
-    max_length: int = _count(1024, 16, MAX_CONTEXT)
+    data_dir: str = "runs/quickstart/shards"  # a run's shards folder
+    model: str = EMBEDDED_MODEL  # the student to train: a model id or folder transformers loads
+    output_dir: str = "runs/quickstart/student"  # where the trained student is saved (factory eval reads it)
+    max_length: int = _count(1024, 16, MAX_CONTEXT)  # tokens of prompt and completion; longer rows are cut
     # The round-trip check (as `package.student.policy`): rows the chat template damages are warned about,
     # dropped, or stop the training before it starts.
     round_trip: str = "warn"
     # The dataset configs of data_dir to train on: `train` (the kept traces); `[train, rejected]` is every
     # sample the run drew, unfiltered (the control of configs/rft; the run needs `package.rejected: true`).
     configs: list[str] = field(default_factory=lambda: ["train"])
-    training: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # TRL SFTConfig arguments, passed as they are
 
     def validate(self) -> None:
         _check(bool(self.configs), "configs", "must list train, rejected or both")
@@ -553,14 +567,15 @@ class EvalSettings:
     empty for greedy only. `reference`: a run folder holding another model's samples on the same problems
     (the teacher's run), for fidelity: how often the answer under test equals that model's majority answer."""
 
-    greedy: bool = True
+    greedy: bool = True  # the greedy part: one draw at temperature 0 per problem
+    # pass@k and maj@k for each k, over `sampling.n` draws per problem; empty: greedy only.
     k: list[int] = field(default_factory=lambda: [1, 4], metadata={"range": (1, MAX_DRAWS)})
     confidence: float = 0.95  # of the bootstrap intervals
     # Resamples of the problems; resamples x problems indices are held at once, 16 bytes each.
     bootstrap: int = _count(1000, 100, 10_000)
     seed: int = _count(0, 0, MAX_SEED)  # of the resampling
     breakdowns: list[str] = field(default_factory=lambda: ["source", "difficulty"])  # problem fields
-    reference: str | None = None
+    reference: str | None = None  # the teacher's run folder on these problems, for fidelity
     label: str | None = None  # the name tables and reports give these results; default the model
 
     def validate(self) -> None:
@@ -575,10 +590,10 @@ class EvalConfig:
     model) or an OpenAI-compatible endpoint. Each part is a run folder under `eval_dir` (`greedy/`,
     `sampled/`), so an interrupted eval continues where it stopped."""
 
-    eval_dir: str = "runs/eval"
+    eval_dir: str = "runs/eval"  # the evaluation's folder: one run folder per part, and the results
     problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
-    model: TeacherConfig = field(default_factory=TeacherConfig)
+    model: TeacherConfig = field(default_factory=TeacherConfig)  # the model under test, as a teacher is set
     sampling: SamplingConfig = field(default_factory=SamplingConfig)  # the draws of pass@k and maj@k
     reject: RejectConfig = field(default_factory=RejectConfig)
     eval: EvalSettings = field(default_factory=EvalSettings)
