@@ -376,7 +376,8 @@ class CorpusUnits:
 
 # Packaging's tables, beside the problems in the run's SQLite file (`factory.problem_table`): a row per
 # problem curated and per kept or rejected trace, so that a run of a million problems holds none of them in
-# memory (README, "How far one driver goes"). Records are stored as the JSON lines their `to_dict` makes.
+# memory (docs/scaling.md, "How far one driver goes"). Records are stored as the JSON lines their `to_dict`
+# makes.
 _TABLES = """
 DROP TABLE IF EXISTS curated;
 DROP TABLE IF EXISTS kept;

@@ -2,7 +2,7 @@
 
 Held in memory, each problem cost its record, its id in a dict of golds, and packaging's dicts of its
 statistics and kept traces: a run of 100,000 problems peaked at 467 MiB, so a million would not fit
-(README, "How far one driver goes"). Here they live in an SQLite file beside the run
+(docs/scaling.md, "How far one driver goes"). Here they live in an SQLite file beside the run
 (`.problems-<pid>.sqlite`, removed when the run ends; one a killed invocation left is removed by the next),
 indexed by id, with SQLite's page cache as the only memory. Packaging keeps its per-trace tables in the
 same file (`factory.package`).

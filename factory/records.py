@@ -37,7 +37,7 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """The record as one JSON line writes it. Its values are the record's own, not copies:
         `dataclasses.asdict` deep-copied every sample's messages (9.7 of the driver's 26.5 profiled seconds,
-        README "How far one driver goes")."""
+        docs/scaling.md "How far one driver goes")."""
         return {SCHEMA_KEY: SCHEMA_VERSION} | self._fields()
 
     def _fields(self) -> dict[str, Any]:
