@@ -58,9 +58,13 @@ def verify(
     timeout_s: float = 5.0,
     rel_tol: float = 1e-2,
     workers: int | None = None,
+    format: str = "auto",
+    gold_extraction: str = "auto",
+    gold_pattern: str | None = None,
 ) -> VerifySummary:
     """`factory verify`: verdicts for responses made elsewhere, written to `out` (default
-    `PATH.verdicts.jsonl`) with a summary beside it; the summary's counts by status and reason."""
+    `PATH.verdicts.jsonl`) with a summary beside it; the summary's counts by status and reason.
+    `gold_extraction` reads the answer from golds that are whole solutions (`factory.golds.GOLD_MODES`)."""
     from factory.verify_traces import verify_file
     from filters import VerifyConfig
 
@@ -74,4 +78,7 @@ def verify(
         id_field=id_field,
         config=VerifyConfig(tuple(patterns), timeout_s, rel_tol, extraction=extraction),
         workers=workers,
+        format=format,
+        gold_extraction=gold_extraction,
+        gold_pattern=gold_pattern,
     )

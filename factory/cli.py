@@ -20,6 +20,7 @@ import click
 
 from factory import terminal
 from factory.errors import INCOMPLETE_EXIT, FactoryError
+from factory.golds import GOLD_MODES
 from filters.extract import EXTRACTION_MODES
 
 OVERRIDE_HELP = "Override a config value, e.g. --set sampling.n=8 (repeatable)."
@@ -148,6 +149,16 @@ def compare(eval_dirs: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("--gold-field", default="answer", show_default=True, help="Column holding the gold answer.")
+@click.option(
+    "--gold-extraction",
+    type=click.Choice(GOLD_MODES),
+    default="auto",
+    show_default=True,
+    help="How the answer is read from a gold: auto reads a closing #### line (GSM8K), else the last "
+    "\\boxed{} (MATH), else the text as it is; as_is, boxed, hashes, last_number, or pattern "
+    "(--gold-pattern).",
+)
+@click.option("--gold-pattern", help="With --gold-extraction pattern: a regex whose one group is the answer.")
 @click.option("--response-field", default="response", show_default=True, help="Column holding the response.")
 @click.option(
     "--id-field", default="id", show_default=True, help="Column copied into each verdict, if present."
@@ -178,6 +189,8 @@ def compare(eval_dirs: tuple[str, ...]) -> None:
 def verify(
     input_path: str,
     gold_field: str,
+    gold_extraction: str,
+    gold_pattern: str | None,
     response_field: str,
     id_field: str,
     patterns: tuple[str, ...],
@@ -189,27 +202,26 @@ def verify(
     out: str | None,
 ) -> None:
     """Verify responses made elsewhere (JSONL, CSV or Parquet) against their gold answers."""
-    from pathlib import Path
-
-    from factory.verify_traces import verify_file
-    from filters import VerifyConfig
+    import factory
     from filters.verify import stop_pool
 
-    source = Path(input_path)
-    target = Path(out) if out else source.with_name(source.stem + ".verdicts.jsonl")
-
     def work() -> None:
-        summary = verify_file(
-            source,
-            target,
+        summary = factory.verify(
+            input_path,
+            out,
             gold_field=gold_field,
             response_field=response_field,
             id_field=id_field,
-            config=VerifyConfig(tuple(patterns), timeout_s, rel_tol, extraction=extraction),
+            extraction=extraction,
+            patterns=patterns,
+            timeout_s=timeout_s,
+            rel_tol=rel_tol,
             workers=workers,
             format=format_,
+            gold_extraction=gold_extraction,
+            gold_pattern=gold_pattern,
         )
-        _echo("\n".join([*summary.lines(), f"verdicts   {target}"]))
+        _echo("\n".join([*summary.lines(), f"verdicts   {summary.verdicts_path}"]))
 
     try:
         _guarded(work)

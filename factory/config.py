@@ -99,8 +99,24 @@ class ProblemsConfig:
             "type...); a row without one is malformed"
         },
     )
+    gold: str = field(
+        default="auto",
+        metadata={
+            "help": "how the gold answer is read from the answer column: auto (a closing #### line as GSM8K "
+            "writes, else the last \\boxed{} as MATH writes, else the text as it is), as_is, boxed, hashes "
+            "(the text after the last ####), last_number, or pattern (gold_pattern's group). Shards keep the "
+            "whole text as reference_solution where it differs; a gold the mode cannot read is verified as "
+            "given and named in the summary"
+        },
+    )
+    gold_pattern: str | None = field(
+        default=None,
+        metadata={"help": "with gold: pattern, a regex with one group: the answer, in the gold's last match"},
+    )
 
     def validate(self) -> None:
+        from factory.golds import GOLD_MODES, pattern_error  # the readers' own checks
+
         _check(bool(self.paths), "paths", "must list at least one JSONL, CSV or Parquet file")
         _choice("format", self.format, ("auto", "jsonl", "csv", "parquet", "arrow"))
         _choice("on_error", self.on_error, ON_ERROR)
@@ -113,6 +129,17 @@ class ProblemsConfig:
                 "keep_columns",
                 f"names {column!r}, problems.fields.{role}: a shard row carries it already",
             )
+        _choice("gold", self.gold, GOLD_MODES)
+        if self.gold == "pattern":
+            _check(
+                self.gold_pattern is not None,
+                "gold",
+                "is pattern, which needs problems.gold_pattern: a regex whose one group is the answer",
+            )
+        elif self.gold_pattern is not None:
+            raise _FieldError("gold_pattern", f"is read only with problems.gold: pattern, not {self.gold}")
+        wrong = pattern_error(self.gold_pattern) if self.gold_pattern is not None else None
+        _check(wrong is None, "gold_pattern", wrong or "")
 
 
 @dataclass
@@ -212,6 +239,9 @@ class TeacherConfig:
     max_tokens_field: str = "max_tokens"
     # What the teacher's tokens cost, for the summary's cost and cost per kept trace (hosted APIs).
     price: PriceConfig | None = None
+    # A folder holding the teacher's tokenizer.json: counts each draw's tokens where the server counts only
+    # the request's (usage over n > 1 choices), instead of sharing that count out by length (estimated).
+    tokenizer: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.base_url, str):  # one URL given as a plain string
@@ -221,6 +251,11 @@ class TeacherConfig:
         _choice("backend", self.backend, TEACHER_BACKENDS)
         _choice("endpoint", self.endpoint, ("chat", "completions"))
         _choice("max_tokens_field", self.max_tokens_field, ("max_tokens", "max_completion_tokens"))
+        _check(
+            self.tokenizer is None or (Path(self.tokenizer) / "tokenizer.json").is_file(),
+            "tokenizer",
+            f"must be a folder holding tokenizer.json, got {self.tokenizer!r}",
+        )
         _choice("on_request_error", self.on_request_error, ("skip", "fail"))
         _key_variable(self.api_key_env)
         _check(self.request_timeout_s > 0, "request_timeout_s", "must be > 0")
@@ -364,7 +399,7 @@ class CurateConfig:
     and `dedup` judge the corpus as a whole: on problems before any is sampled, on traces when the shards
     are made (a contaminated trace first, then duplicates; the first copy in problem order is kept)."""
 
-    # Trace filters, each dropping a trace with a reason (truncated, format, repetition...; README: Curation).
+    # Trace filters, each dropping a trace with a reason (truncated, format, repetition...; docs/curation.md).
     filters: list[Any] = field(default_factory=lambda: list(_trace_filter_defaults()))
     select: list[Any] = field(default_factory=lambda: list(_selector_defaults()))  # which passing traces ship
     decontaminate: DecontaminateConfig | None = None  # against evaluation sets: problems and traces

@@ -27,9 +27,10 @@ from typing import Any
 
 from factory.config import CurateConfig, EvalConfig, PackageConfig, RunConfig, SamplingConfig
 from factory.errors import FactoryError
+from factory.golds import CONFIG_SETTING, UNPARSEABLE_GOLD, GoldTally, unparseable_hint
 from factory.ledger import Scope, read_keyed_samples, read_verdicts
 from factory.pipeline import LazyTeacher
-from factory.problems import read_problems
+from factory.problems import read_problems, unread_golds
 from factory.records import Problem, Sample, SampleVerdict
 from factory.reject import verify_config
 from factory.storage import write_json, write_jsonl
@@ -167,6 +168,8 @@ def score(config: EvalConfig) -> dict[str, Any]:
     problems = list(read_problems(config.problems, without_answer=False))
     rows = {problem.id: _new_row(problem, settings.breakdowns) for problem in problems}
     verify = verify_config(config.reject)
+    golds = unread_golds(problems, config.problems)
+    verdicts = Counter[str]()  # every draw's, by reason: golds that could not be read as answers show here
 
     def same(first: str, second: str) -> bool:
         return check_answer(first, second, verify, workers=config.reject.workers).correct
@@ -181,6 +184,7 @@ def score(config: EvalConfig) -> dict[str, Any]:
                 "run `factory eval` again to finish them"
             )
         for pid, draws_of in found.items():
+            verdicts.update(draw.verdict.reason for draw in draws_of)
             if part == GREEDY:
                 _score_greedy(rows[pid], draws_of[0])
             else:
@@ -189,6 +193,11 @@ def score(config: EvalConfig) -> dict[str, Any]:
     if settings.reference is not None:
         fidelity = _fidelity(config, problems, rows, same)
     results = _results(config, list(rows.values()), fidelity)
+    results["golds"] = {
+        **dataclasses.asdict(golds),
+        "draws": verdicts.total(),
+        "unparseable_draws": verdicts[UNPARSEABLE_GOLD],
+    }
     eval_dir = Path(config.eval_dir)
     write_jsonl(eval_dir / PROBLEMS_FILE, (row.to_dict() for row in rows.values()))
     write_json(eval_dir / RESULTS_FILE, results)
@@ -225,6 +234,13 @@ def load_scores(eval_dir: str | Path) -> dict[str, ProblemScore]:
 def lines(results: dict[str, Any]) -> list[str]:
     """The results as the terminal shows them."""
     out = [f"eval       {results['label']}: {results['problems']} problems"]
+    if "golds" in results:  # results scored before golds were read by `problems.gold` have none
+        golds = results["golds"]
+        read = GoldTally(golds["mode"], golds["unread"], golds["unread_ids"])
+        out += read.lines(results["problems"], CONFIG_SETTING)
+        out += unparseable_hint(
+            golds["unparseable_draws"], golds["draws"], "draws' golds", read.mode, CONFIG_SETTING
+        )
     out += [f"{name:<16} {_interval(value)}" for name, value in results["metrics"].items()]
     for breakdown in results["breakdowns"]:
         for group, entry in results[f"by_{breakdown}"].items():

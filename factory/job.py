@@ -58,12 +58,13 @@ from factory.corpus import (
 )
 from factory.curate import Curator
 from factory.errors import FactoryError
+from factory.golds import CONFIG_SETTING, UNPARSEABLE_GOLD, GoldTally, unparseable_hint
 from factory.judge import JUDGE_ERROR, ModelJudge
 from factory.ledger import PART_GLOB, STALE_SAMPLES, Ledger, Scope, read_verdicts, read_votes
 from factory.package import BUDGET_UNIT, ROUND_TRIP_UNIT, CorpusUnits, Tally, package, shard_files
 from factory.pipeline import LazyTeacher, stream
 from factory.problem_table import ProblemTable
-from factory.problems import QUARANTINE_FILE, Quarantine
+from factory.problems import QUARANTINE_FILE, Quarantine, unread_golds
 from factory.progress import Progress
 from factory.prompts import PromptTemplate, load_template
 from factory.records import Message
@@ -138,6 +139,7 @@ class Summary:
     preference_pairs: int = 0
     rejected_rows: int = 0
     quarantined: int = 0  # malformed problem rows set aside (`problems.on_error: quarantine`)
+    golds: GoldTally = field(default_factory=GoldTally)  # the golds `problems.gold` could not read
     # The teachers' faults by kind: failed tries of a remote teacher; Ray replicas lost and started again.
     faults: dict[str, int] = field(default_factory=dict)
     failed_problems: int = 0  # requests whose retries were spent (failed.jsonl); the next run asks again
@@ -202,6 +204,7 @@ class Summary:
                 if self.problems_changed
                 else []
             ),
+            *self.golds.lines(self.problems, CONFIG_SETTING),
             *(
                 [f"left out   {left_out} problems before sampling ({_nested_counts(self.problems_dropped)})"]
                 if left_out
@@ -209,6 +212,13 @@ class Summary:
             ),
             f"samples    {self.samples} ({self.generated_now} generated now, {self.reused_problems} problems reused)",
             f"correct    {self.correct} (pass rate {self.pass_rate:.1%})",
+            *unparseable_hint(
+                self.dropped.get(VERIFIER_UNIT, {}).get(UNPARSEABLE_GOLD, 0),
+                self.samples,
+                "samples' golds",
+                self.golds.mode,
+                CONFIG_SETTING,
+            ),
             *([self._gold_line()] if "majority" in self.gold_sources or self.majority_disagrees else []),
             *([self._judged_line()] if self.judge else []),
             *(drops or ["dropped    none"]),
@@ -267,11 +277,12 @@ def generation_key(config: RunConfig, template_hash: str) -> dict[str, Any]:
     problems = {
         k: v
         for k, v in dataclasses.asdict(config.problems).items()
-        if k not in ("limit_per_file", "on_error", "keep_columns")
+        if k not in ("limit_per_file", "on_error", "keep_columns", "gold", "gold_pattern")
     }
     return {
-        # A larger limit adds problems, a quarantine leaves some out, kept columns only reach the rows: the
-        # samples stay valid.
+        # A larger limit adds problems, a quarantine leaves some out, kept columns only reach the rows, how
+        # golds are read decides only the verdicts (a changed gold re-verifies its samples): the samples stay
+        # valid.
         "problems": problems,
         "prompt": {"template": config.prompt.template, "hash": template_hash},
         "teacher": teachers[0] if not config.teachers else teachers,
@@ -317,6 +328,7 @@ def _run(
             ProblemTable.read_from(run_dir, config.problems, config.reject.majority is not None, quarantine)
         )
     summary.quarantined = quarantine.rows
+    summary.golds = unread_golds(problems, config.problems)
     decontaminator = load_decontaminator(config.curate)
     screened_out = screen_problems(problems, config.curate, decontaminator, run_dir)
     summary.problems = problems.read

@@ -34,7 +34,7 @@ from factory.corpus import DECONTAMINATE_UNIT, dedup_unit_name
 from factory.errors import FactoryError
 from factory.ledger import read_typed
 from factory.problem_table import ProblemTable, sqlite_disk_full
-from factory.problems import KEPT_COLUMNS
+from factory.problems import KEPT_COLUMNS, REFERENCE_SOLUTION
 from factory.records import Exclusion, KeptTrace, Problem, ProblemCuration, Record, Sample
 from factory.reject import teacher_name
 from factory.storage import (
@@ -79,6 +79,8 @@ SCHEMA = pa.schema(
         ("completion_tokens", pa.int64()),
         ("latency_s", pa.float64()),
         ("sample_key", pa.string()),
+        # The gold as the input wrote it, where `gold_answer` was read from it (a GSM8K or MATH solution).
+        ("reference_solution", pa.string()),
     ]
 )
 
@@ -121,6 +123,7 @@ def to_row(sample: Sample, kept: KeptTrace, problem: Problem, curation: ProblemC
         "completion_tokens": sample.completion_tokens,
         "latency_s": sample.latency_s,
         "sample_key": kept.sample_key,
+        "reference_solution": problem.meta.get(REFERENCE_SOLUTION),
         **problem.meta.get(KEPT_COLUMNS, {}),
     }
 
@@ -503,15 +506,15 @@ def package(
     rejections = hashlib.sha256()
     for key, exclusion in database.execute("SELECT key, exclusion FROM rejected ORDER BY key"):
         rejections.update(f"{key}\0{exclusion}\n".encode())
-    columns = _kept_columns(problems)
+    from_problems = _from_problems(problems)
     version = fingerprint(
         dataclasses.asdict(config),
         traces.hexdigest(),
         [(pair.chosen.sample_key, pair.rejected_key) for pair in pairs],
         rejections.hexdigest(),
-        *([columns.digest] if columns.fields else []),  # none kept: the names shards always had
+        *([from_problems.digest] if from_problems.any else []),  # none: the names shards always had
     )[:8]
-    _write_shards(run_dir, problems, pairs, config, tally, version, columns.fields)
+    _write_shards(run_dir, problems, pairs, config, tally, version, from_problems)
     write_jsonl(run_dir / "problem_stats.jsonl", _problem_stats(database))
     write_json(tally_path, tally.to_dict())
     markers.mark_done("shards", fingerprint(inputs, _outputs(run_dir)))
@@ -794,22 +797,27 @@ def _answer_text(answer: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class _KeptColumns:
-    """The input columns the problems carry into their rows, typed from their values, and a hash of the
-    values: a row changes with them, so the shards' file names must (see `ShardWriter` on `version`)."""
+class _FromProblems:
+    """What rows take from their problems besides the text: the input columns kept, typed from their values,
+    and whether any problem keeps a reference solution; and a hash of both: a row changes with them, so the
+    shards' file names must (see `ShardWriter` on `version`)."""
 
     fields: list[pa.Field]
+    references: bool
     digest: str
 
+    @property
+    def any(self) -> bool:
+        return bool(self.fields) or self.references
 
-def _kept_columns(problems: ProblemTable) -> _KeptColumns:
+
+def _from_problems(problems: ProblemTable) -> _FromProblems:
     """The columns `problems.keep_columns` carries (every problem carries the same ones, or none), each of
-    the Arrow type that holds all its values: ints and floats make a float column, a null takes any type.
-    A column named as one of the shards' own, or holding values no one type holds, is refused."""
+    the Arrow type that holds all its values: ints and floats make a float column, a null takes any type;
+    and the problems' reference solutions. A column named as one of the shards' own, or holding values no
+    one type holds, is refused."""
     first = next(iter(problems), None)
-    if first is None or KEPT_COLUMNS not in first.meta:
-        return _KeptColumns([], "")
-    names = list(first.meta[KEPT_COLUMNS])
+    names = list(first.meta[KEPT_COLUMNS]) if first is not None and KEPT_COLUMNS in first.meta else []
     for name in names:
         if name in REJECTED_SCHEMA.names:
             raise FactoryError(
@@ -817,12 +825,14 @@ def _kept_columns(problems: ProblemTable) -> _KeptColumns:
                 "cannot be kept (rename it in the input)"
             )
     types = {name: pa.null() for name in names}
-    digest = hashlib.sha256()
+    kept_digest, references_digest = hashlib.sha256(), hashlib.sha256()
+    references = False
     read = iter(problems)
-    while chunk := [problem.meta[KEPT_COLUMNS] for problem in itertools.islice(read, _TYPED_AT_ONCE)]:
+    while chunk := list(itertools.islice(read, _TYPED_AT_ONCE)):
+        kept = [problem.meta[KEPT_COLUMNS] for problem in chunk] if names else []
         for name in names:
             try:
-                found = pa.schema([(name, pa.array([values[name] for values in chunk]).type)])
+                found = pa.schema([(name, pa.array([values[name] for values in kept]).type)])
                 known = pa.schema([(name, types[name])])
                 types[name] = pa.unify_schemas([known, found], promote_options="permissive").field(name).type
             except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
@@ -831,8 +841,15 @@ def _kept_columns(problems: ProblemTable) -> _KeptColumns:
                     f"problems.keep_columns: column {name!r} holds values that no one type holds ({reason}); "
                     "write the column with one type"
                 ) from None
-        digest.update(json.dumps(chunk, sort_keys=True, default=str).encode())
-    return _KeptColumns([pa.field(name, types[name]) for name in names], digest.hexdigest())
+        if names:
+            kept_digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
+        solutions = [problem.meta.get(REFERENCE_SOLUTION) for problem in chunk]
+        references = references or any(solution is not None for solution in solutions)
+        references_digest.update(json.dumps(solutions).encode())
+    digest = kept_digest.hexdigest() if names else ""
+    if references:
+        digest += references_digest.hexdigest()
+    return _FromProblems([pa.field(name, types[name]) for name in names], references, digest)
 
 
 _TYPED_AT_ONCE = 1000  # problems whose kept values are typed at a time
@@ -845,10 +862,10 @@ def _write_shards(
     config: PackageConfig,
     tally: Tally,
     version: str,
-    columns: list[pa.Field],
+    from_problems: _FromProblems,
 ) -> None:
     """One pass over the samples writes the rows of each config; a preference pair waits for both texts.
-    `columns` are the input columns the rows carry after SCHEMA's (`_kept_columns`)."""
+    `from_problems` says what rows take from their problems (`_from_problems`)."""
     shards_dir = run_dir / "shards"
     before = set(shard_files(shards_dir))
     database = problems.database
@@ -877,12 +894,13 @@ def _write_shards(
         return found
 
     def problem_of(problem_id: str, text: str) -> Problem:
-        # Its columns are read only when rows carry some: a look-up and an unpickling for every row.
-        return problems[problem_id] if columns else Problem(problem_id, text, "", "")
+        # Read only when rows take something from it: a look-up and an unpickling for every row.
+        return problems[problem_id] if from_problems.any else Problem(problem_id, text, "", "")
 
     in_pairs = {key for pair in pairs for key in (pair.chosen.sample_key, pair.rejected_key)}
     texts: dict[str, Sample] = {}
     with contextlib.ExitStack() as writers, sqlite_disk_full(problems.path):
+        columns = from_problems.fields
         train = writers.enter_context(writer("train", pa.schema([*SCHEMA, *columns])))
         rejected_schema = pa.schema([*SCHEMA, *columns, *_DROP_COLUMNS])
         rejects = writers.enter_context(writer("rejected", rejected_schema)) if config.rejected else None

@@ -9,6 +9,9 @@ malformed row stops it with one line naming the file, the line (or Parquet row) 
 rows run. A file none of whose rows can be read stops the run
 either way: that is a wrong file or a wrong `problems.fields`, not a few bad rows.
 
+A gold is read as `problems.gold` says (`factory.golds`): GSM8K's and MATH's golds are whole solutions, whose
+answer is the problem's gold; the solution goes to the shards beside it.
+
 Text files are UTF-8; a leading BOM, which spreadsheet exports write, is skipped. A wrong encoding is a
 mistake of the whole file (its fix is to save it as UTF-8), so it is never quarantined row by row.
 
@@ -27,13 +30,14 @@ import math
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from factory.config import ProblemsConfig, not_utf8_error
 from factory.errors import FactoryError
+from factory.golds import GoldTally, gold_reader, reads_every_gold
 from factory.records import Problem
 from factory.storage import atomic_open
 
@@ -53,6 +57,9 @@ _GLOB = re.compile(r"[*?[]")
 # The key of `Problem.meta` under which a problem carries the columns `problems.keep_columns` names, in that
 # order, to its shard rows (`factory.package`); its other entries are all the row's extra fields.
 KEPT_COLUMNS = "__kept_columns__"
+# The key of `Problem.meta` under which a problem keeps its gold as the input wrote it, where the answer read
+# from it (`problems.gold`, `factory.golds`) differs: a GSM8K or MATH reference solution.
+REFERENCE_SOLUTION = "__reference_solution__"
 QUARANTINE_FILE = "quarantine.jsonl"
 # A problem row is a few KB, a long trace for `factory verify` some 100 KB. A longer line is a file that is
 # not JSONL (a whole document on one line, a binary): it is refused without being read whole, so memory
@@ -165,6 +172,7 @@ def read_problems(
     if not config.paths:
         raise FactoryError("problems.paths lists no file; name at least one JSONL, CSV or Parquet file")
     seen = ids if ids is not None else _IdsInMemory()
+    read_gold = gold_reader(config.gold, config.gold_pattern)
     for name, rows in _inputs(config.paths, config.format):
         read = 0
         first_error: RowError | None = None
@@ -172,7 +180,7 @@ def read_problems(
             try:
                 if isinstance(row, RowError):
                     raise row
-                problem = _to_problem(row, where, config, without_answer)
+                problem = _to_problem(row, where, config, without_answer, read_gold)
                 earlier = seen.add(problem)
                 if earlier is not None:
                     raise RowError(
@@ -728,7 +736,13 @@ def _python_values(column: Any) -> tuple[list[Any], dict[int, str]]:
     return values, faults
 
 
-def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig, without_answer: bool) -> Problem:
+def _to_problem(
+    row: dict[str, Any],
+    source: str,
+    config: ProblemsConfig,
+    without_answer: bool,
+    read_gold: Callable[[str], str | None],
+) -> Problem:
     fields = config.fields
 
     def hint(role: str) -> str:
@@ -749,7 +763,24 @@ def _to_problem(row: dict[str, Any], source: str, config: ProblemsConfig, withou
     if config.keep_columns:
         keep = "drop it from problems.keep_columns, or add it to the row"
         meta[KEPT_COLUMNS] = {name: require_field(row, name, source, keep) for name in config.keep_columns}
+    gold = read_gold(answer) if answer else None
+    if gold is not None and gold != answer:
+        meta[REFERENCE_SOLUTION] = answer
+        answer = gold
     return Problem(id=problem_id, problem=text, answer=answer, source=source, meta=meta)
+
+
+def unread_golds(problems: Iterable[Problem], config: ProblemsConfig) -> GoldTally:
+    """The golds of `problems` that `problems.gold` could not read (and so are verified as given)."""
+    tally = GoldTally(config.gold)
+    if reads_every_gold(config.gold):  # no pass over the problems
+        return tally
+    read_gold = gold_reader(config.gold, config.gold_pattern)
+    for problem in problems:
+        given = problem.meta.get(REFERENCE_SOLUTION, problem.answer)
+        if problem.answer and read_gold(given) is None:
+            tally.add_unread(problem.id)
+    return tally
 
 
 def _missing(value: Any) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from filters.normalize import MATH_WORDS, normalize_text, strip_assignment
+from filters.normalize import MATH_WORDS, is_name, normalize_text, strip_assignment
 from filters.numbers import numbers_match, parse_number
 
 EQUAL, WRONG = "equal_value", "wrong_answer"
@@ -54,7 +54,20 @@ def answer_form(text: str) -> str:
 
 _SET_BUILDER = re.compile(r"\\\{\s*[A-Za-z]\s*(?:\\in\s*\\mathbb\{?R\}?\s*)?(?:\\mid|\||:)\s*(.+?)\s*\\\}")
 _YES_NO = {"yes", "no", "true", "false"}  # `No` is two letters, still a words answer
-_CHOICE_LETTER = re.compile(r"\(?([A-J])\)?(?:[.:)]|\s|$)")
+# A choice: the letter alone, or marked off by its punctuation and followed by the option's text (`B`, `(B)`,
+# `B) 42`, `Option B`). A letter followed by anything else is said about, not chosen (`B is wrong`), or is
+# part of an expression or a hedge (`B + C`, `A or C`, `A/B`).
+_CHOICE_ANSWER = re.compile(
+    r"(?:(?i:option|choice)\s*)?(?:\((?P<enclosed>[A-J])\)|(?P<plain>[A-J])(?P<mark>[.:)])?)(?P<text>.*)",
+    re.DOTALL,
+)
+# What cannot open an option's text: an operator, a relation or a joiner makes the letter a term of an
+# expression or a hedge (`(B) + (C)`, `(A) or (C)`); `B) -3` is an option's text.
+_NOT_OPTION_TEXT = re.compile(
+    r"\s*(?:[+*/^=<>,;|&]|-\s|\\(?:cdot|times|div|pm|cup|cap|neq|leq|geq)(?![A-Za-z])|(?i:or|and|vs)\b)"
+)
+# A second letter marked as a choice in the option's text: a hedge (`B) 42 or C) 43`); `B) A square` is text.
+_OTHER_LETTER = re.compile(r"(?<![\w\\(])\(?[A-J]\)")
 _GOLD_CHOICE = re.compile(r"\(?([A-J])\)?")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z '\-]*")
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
@@ -67,6 +80,23 @@ def choice_letter(gold: str) -> str | None:
     """`B` for a multiple-choice gold (`B`, `(B)`, `\\text{(B)}`), else None. Lower-case letters are symbols."""
     match = _GOLD_CHOICE.fullmatch(normalize_text(gold))
     return match.group(1) if match else None
+
+
+def chosen_letter(form: str) -> str | None:
+    """The letter a choice answer picks (`B`, `(B)`, `B) 42`, `Option B`); None for anything else, a
+    sentence, expression or hedge with a letter in it (`B is wrong`, `B + C`, `A or C`, `(A) or (C)`)."""
+    match = _CHOICE_ANSWER.fullmatch(form)
+    if match is None:
+        return None
+    text = match.group("text")
+    if text and not (
+        (match.group("enclosed") or match.group("mark"))
+        and text[0].isspace()
+        and not _NOT_OPTION_TEXT.match(text)
+        and not _OTHER_LETTER.search(text)
+    ):
+        return None
+    return match.group("enclosed") or match.group("plain")
 
 
 def is_text_answer(form: str) -> bool:
@@ -95,8 +125,7 @@ def compare(gold: str, answer: str, rel_tol: float, leaf: Leaf) -> Outcome:
         return Outcome("exact_match", gold_form, answer_form_)
     letter = choice_letter(gold)
     if letter is not None:
-        chosen = _CHOICE_LETTER.match(answer_form_)
-        picked = chosen.group(1) if chosen else None
+        picked = chosen_letter(answer_form_)
         return Outcome(EQUAL if picked == letter else WRONG, letter, picked or answer_form_)
     if {gold_form.casefold(), answer_form_.casefold()} <= _YES_NO:  # exact match already failed
         return Outcome(WRONG, gold_form, answer_form_)
@@ -157,21 +186,15 @@ _RATIO = re.compile(r"[^:=]+(?::[^:=]+)+")
 
 def labelled_value(form: str) -> str | None:
     """The stated value of a labelled answer, `(a, b) = (4, 1)`, `PQ = 7`, `S_1:S_2 = 3:8`,
-    `m\\angle ABC = 40^\\circ`: the last side of an equation when it is a constant; else None."""
-    if _ORDER.search(form) or several_answers(form) or _has_prose_word(form):
+    `m\\angle ABC = 40^\\circ`: the last side of an equation that starts with a name (`is_name`), when that
+    side is a constant; else None. `x + 5 = 12` is an equation, not a label: it does not state 12."""
+    if _ORDER.search(form) or several_answers(form):
         return None
     sides = _EQUALS.split(form)
-    if len(sides) < 2 or not all(side.strip() for side in sides):
+    if len(sides) < 2 or not all(side.strip() for side in sides) or not is_name(sides[0]):
         return None
     last = sides[-1].strip()
     return None if _LETTER.search(_LATEX_WORDS.sub("", last)) else last
-
-
-def _has_prose_word(form: str) -> bool:
-    """A word with a lower-case letter that is not maths ("Solving 2x + 1 = 11 gives x = 5"); capitals are
-    point names (`m\\angle ABC`)."""
-    words = _WORD.findall(_LATEX_WORDS.sub(" ", form))
-    return any(word.lower() not in MATH_WORDS and not word.isupper() for word in words)
 
 
 def several_answers(form: str) -> bool:
@@ -180,7 +203,7 @@ def several_answers(form: str) -> bool:
 
 
 def _values_of_labels(gold: str, answer: str) -> tuple[str, str]:
-    """A labelled answer against a bare one is its value (`x + 1 = 3` against `3` states 3); two equations
+    """A labelled answer against a bare one is its value (`f(2) = 3` against `3` states 3); two equations
     are compared as equations (`x + y = 3` is not `x - y = 3`)."""
     gold_value, answer_value = labelled_value(gold), labelled_value(answer)
     if (gold_value is None) == (answer_value is None) or _one_equation(gold) and _one_equation(answer):

@@ -16,14 +16,15 @@ stated. Where the answer is looked for, strongest first (the first that yields a
    other languages (答案是 …, 答え：…, Réponse : …, La respuesta es …, Antwort: …, Ответ: …, الإجابة: …,
    उत्तर: …). The statement's value is its first formula, or what follows its copula
    ("the smallest $k$ is 12" → 12).
-4. `choice`: with a multiple-choice gold, a choice letter in prose ("I think it's B", "(C)", "option D").
+4. `choice`: with a multiple-choice gold, the last choice letter in prose ("I think it's B", "(C)", "option
+   D"); a letter rejected ("(B) is wrong", "not (B)") or hedged ("it's A or C") is no choice.
 5. `bare`: a response of one short line is the answer as a whole (in lenient mode, unless it is a sentence
    stating a value: "So she pays $12." is read as step 6 reads a closing line).
 6. Lenient only: the final stated value, after sign-offs ("I hope it is correct.") are trimmed: in the last
    sentence that states a value, its last formula (`last_math`: `$…$`, `$$…$$`, `\\(…\\)`, `\\[…\\]`, formulas
-   joined by "and"/"or"/commas together), the right side of its last equation (`last_equation`), or its
-   last number (`last_number`); an explaining clause after the value ("…, which is 3 more than 15") is not
-   read.
+   joined by "and"/"or"/commas together), the right side of its last equation (`last_equation`; the whole
+   equation when it does not start with a name: `2x + 3y = 12` states no 12), or its last number
+   (`last_number`); an explaining clause after the value ("…, which is 3 more than 15") is not read.
 
 Strict never takes an intermediate result ("… = 12"); lenient takes a value only from the closing sentence.
 Every step is linear in the length of the response: hostile 64 KB responses (a word of 64 K letters, a run
@@ -38,7 +39,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from filters.normalize import MATH_WORDS
+from filters.normalize import MATH_WORDS, is_name
 
 EXTRACTION_MODES = ("strict", "lenient")
 
@@ -160,9 +161,35 @@ _CHOICE = re.compile(
     r"\b(?i:answer|option|choice)\s*+(?i:is\s*+)?[:：]?\s*+(?:\*\*)?\s*+\(?(?P<keyword>[A-J])\)?(?![A-Za-z0-9])"
     r"|\b(?i:it's|it\s+is|go\s+with|pick|choose|select)\s+(?i:option\s+)?\(?(?P<spoken>[A-J])\)?(?![A-Za-z0-9'])"
     r"|\((?P<parenthesised>[A-J])\)"
+    r"|(?<![\w\\])(?P<affirmed>[A-J])\)?[^\S\n]++(?i:is|must[^\S\n]++be)[^\S\n]++(?i:the[^\S\n]++)?"
+    r"(?i:correct|right|best|answer|option|choice)\b"
     r"|^[^\S\n]*+(?P<alone>[A-J])[^\S\n]*+[.):]?[^\S\n]*+$",
     re.MULTILINE,
 )
+# Words around a letter that reject it: it is named, not chosen.
+_REJECTED_AFTER = re.compile(
+    r"\s*+(?:(?:is|was|seems|looks|would\s+be)\s+(?:not\b|wrong|incorrect|false|invalid|impossible"
+    r"|eliminated|excluded|ruled\s+out|out\b)|isn't|can't|cannot|can\s+not|doesn't|does\s+not|fails\b)",
+    re.IGNORECASE,
+)
+_REJECTED_BEFORE = re.compile(
+    r"(?:\bnot|n't|\bnever|\bcannot|\brule\s+out|\bruled\s+out|\beliminated?|\bexclude[sd]?|\breject(?:s|ed)?"
+    r"|\brather\s+than|\binstead\s+of)(?:[^\S\n]++(?:be|is))?[^\S\n]*+(?:(?:option|choice)[^\S\n]+)?$",
+    re.IGNORECASE,
+)
+# "(D), not (B)", "(D) rather than (B)": the letter before the rejected one is the one chosen.
+_CONTRASTED = re.compile(
+    r"(?<![\w\\])\(?(?P<letter>[A-J])\)?[^\S\n]*+,?[^\S\n]*+(?i:(?:but[^\S\n]+)?not|rather[^\S\n]+than"
+    r"|instead[^\S\n]+of)[^\S\n]*+(?:(?i:option)[^\S\n]+)?$"
+)
+# A letter joined to another: a hedge between them.
+_HEDGED_AFTER = re.compile(
+    r"[^\S\n]*+(?:,|/|&|(?i:or|and)\b)[^\S\n]*+(?:(?i:option)[^\S\n]+)?\(?[A-J]\)?(?![\w'])"
+)
+_HEDGED_BEFORE = re.compile(
+    r"(?<![\w\\])\(?[A-J]\)?[^\S\n]*+(?:,|/|&|\b(?i:or|and)\b)[^\S\n]*+(?:(?i:option)[^\S\n]+)?$"
+)
+_NEIGHBOUR_REACH = 40  # characters before a letter where a rejection or a hedge is looked for
 # A bare answer is one line of at most this many characters.
 MAX_BARE_CHARS = 200
 
@@ -380,11 +407,29 @@ def _stated(text: str, patterns: Sequence[str], choices: bool, lenient: bool) ->
     answer = _marker_answer(text, choices, lenient)
     if answer:
         return Found(answer, "marker")
-    if choices:
-        letters = list(_CHOICE.finditer(text))
-        if letters:
-            return Found(next(letter for letter in letters[-1].groups() if letter), "choice")
-    return None
+    return _choice_in_prose(text) if choices else None
+
+
+def _choice_in_prose(text: str) -> Found | None:
+    """The last choice letter named in prose. A letter rejected ("(B) is wrong", "not (B)") or hedged with
+    another ("(A) or (C)", "it's A or C") is not chosen, and the letters named before it are no surer a
+    choice (unless set against it: "(D), not (B)"): the answer is then the rejection or the hedge, which is
+    no choice of any letter."""
+    letters = list(_CHOICE.finditer(text))
+    if not letters:
+        return None
+    last = letters[-1]
+    letter = next(letter for letter in last.groups() if letter)
+    reach = max(0, last.start() - _NEIGHBOUR_REACH)
+    if _REJECTED_AFTER.match(text, last.end()) or _REJECTED_BEFORE.search(text, reach, last.start()):
+        contrast = _CONTRASTED.search(text, reach, last.start())
+        return Found(contrast.group("letter") if contrast else f"not {letter}", "choice")
+    hedge_after = _HEDGED_AFTER.match(text, last.end())
+    hedge_before = _HEDGED_BEFORE.search(text, reach, last.start())
+    if hedge_after or hedge_before:
+        start = hedge_before.start() if hedge_before else last.start(last.lastgroup or 0)
+        return Found(text[start : hedge_after.end() if hedge_after else last.end()].strip(), "choice")
+    return Found(letter, "choice")
 
 
 def _pattern_answer(text: str, patterns: Sequence[str]) -> str | None:
@@ -639,15 +684,31 @@ def _sentence_start(masked: str, anchor: int) -> int:
 # A call is looked for from the start of a word only: from every letter of a long word it was quadratic.
 _CODE = re.compile(r"(?<!\w)[^\WA-Za-z_]*+[A-Za-z_]\w*+\(\s*['\"]|__\w+__|\blambda\b|\bimport\b")
 _EQUATION_TAIL = re.compile(r"=\s*+([^=]+)$")
+# Where the formula before an `=` starts: after the last word of prose or clause mark ("We get 2x + 3 = 12").
+_PROSE_TOKEN = re.compile(r"(?<![\\A-Za-z0-9])[A-Za-z]{2,}(?![A-Za-z0-9])|[,:;]")
 
 
 def _last_equation(masked: str, text: str) -> str | None:
     """`Hence y = 2x + 3`: the right side of the sentence's last equation, when it is a formula in plain
-    text (no words: "= $18 every day" is a number and words, read as the number)."""
+    text (no words: "= $18 every day" is a number and words, read as the number). An equation that does
+    not start with a name is the answer as a whole: `2x + 3y = 12` states no 12, `x = 5 + 7 = 12` does."""
     tail = _EQUATION_TAIL.search(masked)
     if tail is None:
         return None
     value = text[tail.start(1) :].strip().rstrip(".").strip()
-    if not re.search(r"[A-Za-z]", value) or _WORD.search(value) or "$" in value:
+    if _WORD.search(value) or "$" in value:
         return None
-    return value
+    if re.search(r"[A-Za-z]", value):
+        return value
+    start = 0
+    for token in _PROSE_TOKEN.finditer(masked, 0, tail.start()):
+        word = token.group()
+        if word.isupper():  # capitals are points (`AB + BC = 12`)
+            continue
+        if word in ",:;" or word.lower() in _SHORT_WORDS or len(word) > 2 and word.lower() not in MATH_WORDS:
+            start = token.end()
+    equation = text[start : tail.start()].replace("$", "").strip()
+    first = equation.partition("=")[0]
+    if not re.search(r"[A-Za-z]", first) or is_name(first):
+        return None
+    return f"{equation} = {value}"

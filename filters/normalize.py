@@ -100,6 +100,45 @@ def normalize_text(answer: str) -> str:
     return text.rstrip(".").strip()
 
 
+# A name, what a "name = value" answer labels: a symbol with its index and primes (`x`, `x_1`, `a_{n}`,
+# `\alpha`, `f'`), points (`AB`, `\overline{AB}`, `m\angle ABC`), a function of names or numbers (`f(2)`,
+# `P(A \cap B)`, `\sin\theta`, `\max f(x)`), a ratio of names (`S_1:S_2`, `a:b:c`, `\frac{PQ}{RS}`) or a tuple
+# of names (`(x, y)`). Never an expression (`2x`, `x + 5`, `x^2`, `xy`): after `=` it has an equation's
+# other side, not its value (`2x + 3y = 12` does not answer 12).
+_GREEK = (
+    "alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu|xi|rho|sigma"
+    "|tau|upsilon|phi|varphi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Phi|Psi|Omega"
+)
+_INDEX = r"(?:_(?:\w|\{[\w+\-, ]*\}))?'*"
+_SYMBOL = (
+    rf"(?:[A-Z]{{2,}}|[A-Za-z]|\\(?:{_GREEK})(?![A-Za-z])"
+    rf"|\\(?:overline|overrightarrow|vec|bar|hat|widehat|tilde)\s*\{{\s*(?:[A-Za-z]+|\\(?:{_GREEK}))\s*\}}"
+    rf"|(?:m\s*)?\\(?:angle|measuredangle)\s*(?:[A-Z]{{1,3}}|\d|\\(?:{_GREEK})(?![A-Za-z]))){_INDEX}"
+)
+_FUNCTION = (
+    r"\\?(?:sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|log|ln|exp|max|min|gcd|lcm|det)"
+    rf"(?![A-Za-z]){_INDEX}"
+)
+_ARGUMENT = rf"(?:{_SYMBOL}|[-+]?\d+(?:\.\d+)?|\\pi(?![A-Za-z]))"
+_ARGUMENTS = rf"\(\s*{_ARGUMENT}(?:\s*(?:,|\||\\mid|\\cap|\\cup|\\setminus)\s*{_ARGUMENT})*\s*\)"
+_APPLIED = rf"(?:{_FUNCTION}\s*)?{_SYMBOL}(?:\s*{_ARGUMENTS})?|{_FUNCTION}\s*(?:{_ARGUMENTS}|{_ARGUMENT})"
+_NAME = re.compile(
+    rf"(?:{_APPLIED})(?:\s*[:/]\s*(?:{_APPLIED}))*"
+    rf"|\\frac\s*\{{\s*(?:{_APPLIED})\s*\}}\s*\{{\s*(?:{_APPLIED})\s*\}}"
+    rf"|\(\s*(?:{_APPLIED})(?:\s*,\s*(?:{_APPLIED}))+\s*\)"
+)
+
+
+def is_name(text: str) -> bool:
+    """Whether `text` names a quantity (`x_1`, `f(2)`, `m\\angle ABC`, `(x, y)`) rather than computing one
+    (`2x + 3y`): only a name's `=` gives its value."""
+    return bool(_NAME.fullmatch(text.strip()))
+
+
 def strip_assignment(text: str) -> str:
-    """`x = 3` → `3`, `x \\in [0, 1]` → `[0, 1]`: the value a single-variable answer assigns."""
-    return _ASSIGNMENT.sub("", text, count=1)
+    """`x = 3` → `3`, `x \\in [0, 1]` → `[0, 1]`: the value a single-variable answer assigns. A chain keeps
+    its name (`A = \\pi r^2 = 16\\pi`): without it, `\\pi r^2 = 16\\pi` is an equation, not a value."""
+    assignment = _ASSIGNMENT.match(text)
+    if assignment is None or "=" in text[assignment.end() :]:
+        return text
+    return text[assignment.end() :]

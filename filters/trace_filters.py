@@ -114,7 +114,12 @@ class TokenLengthFilter:
     def _count(self, text: str) -> int:
         if self.tokenizer is None:
             return len(text.split())
-        return len(_load_tokenizer(self.tokenizer).encode(text, add_special_tokens=False).ids)
+        return count_tokens(self.tokenizer, text)
+
+
+def count_tokens(folder: str, text: str) -> int:
+    """The tokens of `text` by the tokenizer in `folder` (its tokenizer.json), special tokens left out."""
+    return len(_load_tokenizer(folder).encode(text, add_special_tokens=False).ids)
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from filters.compare import (
 from filters.deadline import DeadlineExceeded, DeadlinePool
 from filters.extract import EXTRACTION_MODES, boxed_answer, find_answer
 
-VERSION = "0.3.1"
+VERSION = "0.4.0"
 
 # Answers (and golds) longer than this are not compared: no real answer needs it, and a decoy could.
 MAX_ANSWER_CHARS = 1000

@@ -3,8 +3,12 @@ for one where a real server cannot produce the case (a scripted judge)."""
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -32,3 +36,41 @@ class LocalServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ScriptedAPI(LocalServer):
+    """An OpenAI-compatible endpoint answering each POST with `answer(payload)`, a 200 JSON body, one request
+    at a time; `payloads` holds every request it got, in order."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+        api, lock = self, threading.Lock()
+
+        class Handler(QuietHandler):
+            def do_POST(self):
+                payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                with lock:
+                    api.payloads.append(payload)
+                    body = api.answer(payload)
+                self.reply(200, json.dumps(body).encode())
+
+        super().__init__(Handler)
+
+    def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@contextmanager
+def closing_all() -> Iterator[Any]:
+    """A fixture's body: `start(server_class, *args)` starts a server, and every one started is closed after."""
+    servers: list[LocalServer] = []
+
+    def start(server_class: type[LocalServer], *args: Any) -> Any:
+        servers.append(server_class(*args))
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.close()

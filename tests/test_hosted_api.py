@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from local_server import LocalServer, QuietHandler
+from local_server import ScriptedAPI, closing_all
 
 from factory.cli import main
 from factory.ledger import read_records
@@ -20,57 +19,35 @@ from factory.ledger import read_records
 PROBLEMS = [{"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)} for i in range(4)]
 
 
-class HostedStub(LocalServer):
+class HostedStub(ScriptedAPI):
     """A chat endpoint answering as a hosted API does. `most_choices`: the choices it returns whatever `n`
     asks (None: all). Seeded: a request's completions depend only on its body, so the same request gets the
     same text (as a seeded server's does); each completion's text ends in the right answer, boxed.
     `usage` counts the request's tokens (words), not each choice's."""
 
     def __init__(self, most_choices: int | None = None) -> None:
-        self.payloads: list[dict[str, Any]] = []
-        stub, lock = self, threading.Lock()
+        self._most_choices = most_choices
+        super().__init__()
 
-        class Handler(QuietHandler):
-            def do_POST(self):
-                payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                with lock:
-                    stub.payloads.append(payload)
-                n = payload.get("n", 1)
-                asked = payload["messages"][-1]["content"]
-                a = int(asked.split("What is ")[1].split(" +")[0])
-                choices = []
-                for index in range(n if most_choices is None else min(n, most_choices)):
-                    draw = hashlib.sha256(
-                        json.dumps([payload.get("seed"), asked, index]).encode()
-                    ).hexdigest()[:12]
-                    text = (
-                        f"Draw {draw}: {a} plus {a} makes {2 * a}, " * (1 + index) + rf"so \boxed{{{2 * a}}}."
-                    )
-                    choices.append(
-                        {
-                            "index": index,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
-                        }
-                    )
-                words = sum(len(choice["message"]["content"].split()) for choice in choices)
-                body = {"choices": choices, "usage": {"prompt_tokens": 20, "completion_tokens": words}}
-                self.reply(200, json.dumps(body).encode())
-
-        super().__init__(Handler)
+    def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        n = payload.get("n", 1)
+        asked = payload["messages"][-1]["content"]
+        a = int(asked.split("What is ")[1].split(" +")[0])
+        choices = []
+        for index in range(n if self._most_choices is None else min(n, self._most_choices)):
+            draw = hashlib.sha256(json.dumps([payload.get("seed"), asked, index]).encode()).hexdigest()[:12]
+            text = f"Draw {draw}: {a} plus {a} makes {2 * a}, " * (1 + index) + rf"so \boxed{{{2 * a}}}."
+            choices.append(
+                {"index": index, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            )
+        words = sum(len(choice["message"]["content"].split()) for choice in choices)
+        return {"choices": choices, "usage": {"prompt_tokens": 20, "completion_tokens": words}}
 
 
 @pytest.fixture
 def hosted():
-    servers: list[HostedStub] = []
-
-    def start(most_choices: int | None = None) -> HostedStub:
-        servers.append(HostedStub(most_choices))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+    with closing_all() as start:
+        yield lambda most_choices=None: start(HostedStub, most_choices)
 
 
 def write_config(tmp_path: Path, base_url: str, n: int, seed: int | None = 7) -> Path:
@@ -168,3 +145,22 @@ def test_a_priced_teacher_reports_its_cost_per_kept_trace(tmp_path, hosted):
     )
     card = (tmp_path / "run" / "shards" / "README.md").read_text()
     assert f"; cost {counts['cost']:.4f}, {counts['cost_per_kept']:.4f} per kept trace" in card
+
+
+def test_a_configured_tokenizer_counts_each_draw_where_usage_is_per_request(tmp_path, hosted):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    folder = tmp_path / "tokenizer"
+    folder.mkdir()
+    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()  # a token per word and per punctuation run
+    tokenizer.save(str(folder / "tokenizer.json"))
+    server = hosted()
+    config = write_config(tmp_path, server.base_url, n=3)
+    config.write_text(
+        config.read_text().replace("max_concurrency: 2}", f"max_concurrency: 2, tokenizer: {folder}}}")
+    )
+    factory_run(config)
+    drawn = samples(tmp_path / "run")
+    assert not any(s["completion_tokens_estimated"] for s in drawn)
+    assert [s["completion_tokens"] for s in drawn] == [len(tokenizer.encode(s["text"]).ids) for s in drawn]

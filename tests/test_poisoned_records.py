@@ -13,14 +13,13 @@ teacher: no real server can be made to answer wrongly on demand.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from local_server import LocalServer, QuietHandler
+from local_server import ScriptedAPI, closing_all
 from test_http_responses import parse
 
 from factory.cli import main
@@ -99,39 +98,25 @@ IDS = [
 ]
 
 
-class TeacherStub(LocalServer):
+class TeacherStub(ScriptedAPI):
     """An OpenAI-compatible chat endpoint answering every request well, but the first `bad` ones, which
-    `edit` spoils. `payloads` holds every request it got."""
+    `edit` spoils."""
 
     def __init__(self, edit: Edit | None = None, bad: int = 1) -> None:
-        self.payloads: list[dict[str, Any]] = []
-        stub, lock = self, threading.Lock()
+        self._edit, self._bad = edit, bad
+        super().__init__()
 
-        class Handler(QuietHandler):
-            def do_POST(self):
-                payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                with lock:
-                    stub.payloads.append(payload)
-                    spoil = edit is not None and len(stub.payloads) <= bad
-                body = good_answer(payload.get("n", 1))
-                if spoil:
-                    edit(body)
-                self.reply(200, json.dumps(body).encode())
-
-        super().__init__(Handler)
+    def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        body = good_answer(payload.get("n", 1))
+        if self._edit is not None and len(self.payloads) <= self._bad:
+            self._edit(body)
+        return body
 
 
 @pytest.fixture
 def teacher_factory():
-    servers: list[TeacherStub] = []
-
-    def start(edit: Edit | None = None) -> TeacherStub:
-        servers.append(TeacherStub(edit))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+    with closing_all() as start:
+        yield lambda edit=None: start(TeacherStub, edit)
 
 
 def write_config(tmp_path: Path, base_url: str) -> Path:

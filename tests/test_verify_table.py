@@ -267,6 +267,9 @@ EQUATIONS = [
     ("36", "19 + 17 = 26", W),  # ... and a wrong value is wrong
     (r"\frac{5}{6}", r"\frac{1}{2} + \frac{1}{3} = \frac{5}{6}", C),  # worked fractions
     ("2", "x + 1 = 3", W),  # an equation in a variable is not its solution
+    ("3", "x + 1 = 3", W),  # ... nor its right side: only a name's `=` gives a value
+    ("12", "2x + 3y = 12", W),  # a relation among variables is not its constant
+    ("25", "x^2 + y^2 = 25", W),  # a circle is not r²
     (r"x = \frac{1}{2}", "0.5", C),  # an assignment with a fraction
 ]
 

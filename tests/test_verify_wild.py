@@ -45,7 +45,9 @@ C, W, U = Status.CORRECT, Status.INCORRECT, Status.CANNOT_TELL
         ("90", r"\frac{\pi}{2}", W),  # degrees and radians are not one number
         ("3", "The answer is $3$ or $4$", W),  # a hedge between two formulas
         ("5", "Therefore $a + b = 4$.", W),  # a labelled closing value that is wrong
-        ("4", "Therefore $a + b = 4$.", C),  # ... and right
+        # ... and not read as 4 either (verifier 0.4): an expression's `=` is an equation, not a label (a number
+        # gold is never matched by an equation ending in it; the question "find a + b" is not seen here).
+        ("4", "Therefore $a + b = 4$.", W),
         ("B", "Answer: (B) 12", C),  # a choice with the option's value after it
         ("x^2+1", "x²+1", C),  # a Unicode superscript
         (r"2\frac{1}{2}", "2½", C),  # a vulgar fraction in a mixed number

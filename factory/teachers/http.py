@@ -43,6 +43,7 @@ from factory.teachers import (
     sampling_fields,
     sampling_record,
 )
+from filters.trace_filters import count_tokens
 
 
 class RequestFailed(Exception):
@@ -299,7 +300,12 @@ class HTTPTeacher:
                 raise TypeError(f"choice {position} has token_ids of type {type(token_ids).__name__}")
             counts.append(None if token_ids is None else len(token_ids))
         estimated = False
-        if None in counts:
+        if None in counts and len(choices) > 1 and self._config.tokenizer is not None:
+            counts = [
+                count_tokens(self._config.tokenizer, (reasoning or "") + text)
+                for text, reasoning in zip(texts, reasonings, strict=True)
+            ]
+        elif None in counts:
             counts, estimated = _split_usage(usage.get("completion_tokens"), texts, reasonings)
         # The sample checks every value's type and range: a bad one is a body of the wrong shape, retried by
         # `post_json` and never journaled.
