@@ -96,7 +96,7 @@ def test_moving_between_offline_vllm_and_a_server_of_the_same_model_keeps_the_fo
         (["teacher.model=org/other"], "teacher.model: 'org/teacher' → 'org/other'"),
         ([*HTTP, "teacher.extra_body={top_k: 5}"], "teacher.extra_body.top_k: None → 5"),
         ([*HTTP, "teacher.endpoint=completions"], "teacher.endpoint: 'chat' → 'completions'"),
-        (["sampling.max_tokens=64"], "sampling.max_tokens: 256 → 64"),
+        (["sampling.max_tokens=64"], "sampling.max_tokens: 192 → 64"),
     ],
 )
 def test_a_change_in_what_is_generated_is_refused(tmp_path, overrides, changed):

@@ -208,7 +208,7 @@ def test_ctrl_c_at_a_terminal_mid_generation_ends_in_one_line_and_the_same_comma
         "--set",
         f"run_dir={run_dir}",
     ]
-    command += ["--set", "problems.limit_per_file=2", "--set", "sampling.max_tokens=64"]
+    command += ["--set", "problems.limit_per_file=8", "--set", "sampling.max_tokens=64"]  # 32 draws
     env = {name: value for name, value in os.environ.items() if name != "VLLM_LOGGING_LEVEL"}
 
     def generating() -> bool:
