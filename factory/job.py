@@ -229,7 +229,10 @@ class Summary:
             *(
                 _teacher_line(name, counts)
                 for name, counts in self.teachers.items()
-                if len(self.teachers) > 1 or "cost" in counts or counts.get("tokens_estimated")
+                if len(self.teachers) > 1
+                or "cost" in counts
+                or counts.get("tokens_estimated")
+                or counts.get("tokens_missing")
             ),
             *([f"faults     {_counts(self.faults)}"] if self.faults else []),
             *(
@@ -255,6 +258,8 @@ def _teacher_line(name: str, counts: Mapping[str, Any]) -> str:
     if counts.get("tokens_missing"):
         notes.append(f"{counts['tokens_missing']} samples not counted by the server")
     line = f"teacher    {name}: {counts.get('samples', 0)} samples, {counts.get('kept', 0)} kept; {tokens}"
+    if counts.get("requests_now") is not None:
+        line += f"; {counts['requests_now']} requests now"
     if "cost" in counts:
         per_kept = counts["cost_per_kept"]
         line += f"; cost {counts['cost']:.4f}" + (f" ({per_kept:.4f} per kept trace)" if per_kept else "")
@@ -361,6 +366,7 @@ def _run(
         LazyTeacher(start_teacher or functools.partial(make_teacher, teacher, config.sampling, log))
         for teacher in config.all_teachers()
     ]
+    requests_now: list[int | None] = []  # per teacher, as configured
     try:
         stats = stream(
             config,
@@ -378,6 +384,7 @@ def _run(
     finally:
         for teacher in teachers:
             summary.faults = dict(Counter(summary.faults) + teacher.faults())
+            requests_now.append(teacher.requests())
             teacher.close()
         progress.finish()
     (run_dir / FAILED_FILE).unlink(missing_ok=True)  # the last invocation's failures were asked for again
@@ -402,6 +409,11 @@ def _run(
         fingerprint(curate_inputs, corpus_identity(config.curate, decontaminator), _student_identity(config)),
     )
     _fill(summary, tally)
+    for teacher_config, requests in zip(config.all_teachers(), requests_now, strict=True):
+        if requests is not None:
+            summary.teachers.setdefault(f"{teacher_config.backend}:{teacher_config.model}", {})[
+                "requests_now"
+            ] = requests
     _price(summary, config)
     if judge is not None:
         summary.judged = _judged(run_dir, scope)

@@ -50,6 +50,10 @@ class LazyTeacher:
         """Its failed tries by kind (a remote teacher's); an engine in this process has none to count."""
         return getattr(self._teacher, "faults", Counter())
 
+    def requests(self) -> int | None:
+        """The requests a remote teacher made (its cost is per request as much as per token)."""
+        return getattr(self._teacher, "requests", None)
+
     def close(self) -> None:
         teacher, self._teacher = self._teacher, None
         if teacher is not None:

@@ -135,12 +135,13 @@ def test_a_priced_teacher_reports_its_cost_per_kept_trace(tmp_path, hosted):
     prompt = sum(s["prompt_tokens"] for s in drawn)
     completion = sum(s["completion_tokens"] for s in drawn)
     assert (counts["prompt_tokens"], counts["completion_tokens"], counts["kept"]) == (prompt, completion, 8)
+    assert counts["requests_now"] == len(server.payloads) == 4
     assert counts["cost"] == round((prompt * 1.0 + completion * 4.0) / 1e6, 6)
     assert counts["cost_per_kept"] == round(counts["cost"] / 8, 6)
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("teacher ")]
     assert line == (
         f"teacher    http:teacher: 8 samples, 8 kept; {prompt:,} prompt + {completion:,} completion tokens; "
-        f"cost {counts['cost']:.4f} ({counts['cost_per_kept']:.4f} per kept trace) "
+        f"4 requests now; cost {counts['cost']:.4f} ({counts['cost_per_kept']:.4f} per kept trace) "
         "(8 samples' counts estimated from usage per request)"
     )
     card = (tmp_path / "run" / "shards" / "README.md").read_text()

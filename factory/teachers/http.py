@@ -71,6 +71,7 @@ class HTTPTeacher:
         # The most choices the server returns for one request: several hosted APIs ignore `n` (1) or cap
         # it. Learnt from the first short answer; the draws left are asked in requests of that size.
         self._most_choices: int | None = None
+        self.requests = 0  # HTTP requests this stream made (retries are counted in `faults`)
 
     def stream(
         self, source: RequestSource, template: PromptTemplate, sampling: SamplingConfig
@@ -212,6 +213,7 @@ class HTTPTeacher:
         """One HTTP request for the draws `indices` of `request`'s problem: the samples of the first of them,
         as many as the server returned choices."""
         problem = request.problem
+        self.requests += 1
         payload: dict[str, Any] = {
             "model": self.model,
             **sampling_fields(sampling, len(indices), omit_unset=True),
