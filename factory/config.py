@@ -735,21 +735,30 @@ def yaml_error(path: Path, error: yaml.YAMLError) -> FactoryError:
     return FactoryError(f"{where}: not valid YAML ({problem}){tabs}")
 
 
-def not_utf8_error(path: Path) -> FactoryError:
-    """A one-line error naming the first line of the text file `path` that is not UTF-8, and the fix."""
+def not_utf8_error(path: Path, lines: typing.Iterable[bytes] | None = None) -> FactoryError:
+    """A one-line error naming the first line of the text file `path` that is not UTF-8, and the fix.
+    `lines`: the file's lines when they are not its bytes as stored (a compressed file's, decompressed)."""
+    if lines is not None:
+        return _first_line_not_utf8(path, lines, "save the file as UTF-8 before compressing it")
     with path.open("rb") as handle:
         if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return FactoryError(f"{path}: the file is UTF-16; save it as UTF-8")
         handle.seek(0)
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                return FactoryError(
-                    f"{path}:{number}: not UTF-8 (byte {error.start + 1} of the line is "
-                    f"0x{line[error.start]:02x}); save the file as UTF-8, e.g. iconv -f latin1 -t utf-8"
-                )
-    return FactoryError(f"{path}: not UTF-8; save the file as UTF-8")
+        return _first_line_not_utf8(path, handle, "save the file as UTF-8", ", e.g. iconv -f latin1 -t utf-8")
+
+
+def _first_line_not_utf8(
+    path: Path, lines: typing.Iterable[bytes], fix: str, example: str = ""
+) -> FactoryError:
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            return FactoryError(
+                f"{path}:{number}: not UTF-8 (byte {error.start + 1} of the line is "
+                f"0x{line[error.start]:02x}); {fix}{example}"
+            )
+    return FactoryError(f"{path}: not UTF-8; {fix}")
 
 
 def load_config(cls: type[C], path: str | Path, overrides: typing.Sequence[str] = ()) -> C:

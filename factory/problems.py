@@ -285,15 +285,7 @@ def _text(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
 def _gzip_not_utf8(path: Path) -> FactoryError:
     """`not_utf8_error` for a gzip-compressed file: the line is counted in the decompressed text."""
     with gzip.open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                return FactoryError(
-                    f"{path}:{number}: not UTF-8 (byte {error.start + 1} of the line is "
-                    f"0x{line[error.start]:02x}); save the file as UTF-8 before compressing it"
-                )
-    return FactoryError(f"{path}: not UTF-8; save the file as UTF-8 before compressing it")
+        return not_utf8_error(path, handle)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, Row]]:
