@@ -489,7 +489,10 @@ def _fill(summary: Summary, tally: Tally) -> None:
     summary.round_trip = tally.round_trip
     summary.preference_pairs = tally.preference_pairs
     summary.rejected_rows = tally.rejected_rows
-    summary.teachers = {name: dict(counts) for name, counts in sorted(tally.teachers.items())}
+    summary.teachers = {  # samples and kept even where 0 (a Counter leaves them out)
+        name: {"samples": counts["samples"], "kept": counts["kept"], **counts}
+        for name, counts in sorted(tally.teachers.items())
+    }
 
 
 def _price(summary: Summary, config: RunConfig) -> None:

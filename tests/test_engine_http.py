@@ -232,8 +232,12 @@ def test_failed_problems_are_retried_by_a_rerun_and_finished_ones_are_kept(serve
         "sampling: {n: 2, max_tokens: 32}\n"
     )
     skipped = run_behind(config, proxy)
-    assert skipped.exit_code == 0, skipped.output  # on_request_error: skip, the default
+    assert skipped.exit_code == 3, skipped.output  # on_request_error: skip, the default: incomplete
     assert "failed     1 problems after their retries" in skipped.output
+    assert skipped.stderr.splitlines()[-1] == (
+        "incomplete: 1 of 4 problems failed after their retries and are missing from the shards; "
+        "run the same command again to ask for them"
+    )
     [failure] = [json.loads(line) for line in (run_dir / "failed.jsonl").open()]
     assert failure["problem_id"] == doomed.id and "HTTP 503" in failure["error"]
     saved = {

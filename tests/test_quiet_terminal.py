@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from killable import as_at_a_terminal
 
 from factory.cli import main
+from factory.golds import GoldTally
 from factory.job import Summary
 
 # What vLLM, torch and the libraries under it print; none of it may reach the terminal.
@@ -165,7 +166,9 @@ def test_a_run_logs_in_its_folder_unless_verbose_and_its_errors_stay_one_line(tm
 
 def expected_summary(run_dir: Path) -> list[str]:
     recorded = json.loads((run_dir / "summary.json").read_text())
-    return Summary(**{field.name: recorded[field.name] for field in dataclasses.fields(Summary)}).lines()
+    fields = {field.name: recorded[field.name] for field in dataclasses.fields(Summary)}
+    fields["golds"] = GoldTally(**fields["golds"])
+    return Summary(**fields).lines()
 
 
 @pytest.mark.engine

@@ -15,7 +15,7 @@ from factory.config import SamplingConfig, TeacherConfig
 from factory.prompts import load_template
 from factory.records import Problem, Sample
 from factory.teachers import SampleContext, SampleRequest, sampling_fields, sampling_record
-from factory.teachers.http import HTTPTeacher
+from factory.teachers.http import HTTPTeacher, draw_seed
 
 TEMPLATE = load_template("boxed_cot")
 PROBLEM = Problem(id="p1", problem="What is 2 + 2?", answer="4", source="t:1")
@@ -111,7 +111,7 @@ def http_payload(endpoint: str, sampling: SamplingConfig, extra_body: dict) -> d
                 "temperature": 0.3,
                 "top_p": 0.5,
                 "max_tokens": 77,
-                "seed": 7,
+                "seed": draw_seed(7, "p1", 4),  # the run's seed, made the request's own (its first draw, 4)
                 "stop": ["###"],
                 "return_token_ids": True,
                 "prompt": "completion",
