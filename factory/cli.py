@@ -42,6 +42,14 @@ def _quiet_unless(verbose: bool, folder: str, title: str) -> contextlib.Abstract
     return contextlib.nullcontext() if verbose else terminal.quiet(Path(folder) / "logs", title)
 
 
+def _stop_verifier(workers: int | None) -> None:
+    """Stop the verifier's process pools before the interpreter exits: its exit, racing a spare pool still
+    starting, can wait for ever on a worker never told to stop (filters.deadline.DeadlinePool.close)."""
+    from filters.verify import stop_pool
+
+    stop_pool(workers)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so that the same clean-up runs:
     the teachers stop, the checker verifies and curates what it was handed, the journals close."""
@@ -92,7 +100,10 @@ def run(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
         config = load_config(RunConfig, config_path, overrides)
         check_run_dir(Path(config.run_dir))  # before its logs are written into it
         with _quiet_unless(verbose, config.run_dir, f"factory run {config_path}"):
-            summary = run_pipeline(config, _log)
+            try:
+                summary = run_pipeline(config, _log)
+            finally:
+                _stop_verifier(config.reject.workers)
         _echo("\n".join(summary.lines()))
         if summary.failed_problems:
             _echo(
@@ -131,7 +142,10 @@ def eval_(config_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
     def work() -> None:
         config = load_config(EvalConfig, config_path, overrides)
         with _quiet_unless(verbose, config.eval_dir, f"factory eval {config_path}"):
-            results = evaluate(config, _log)
+            try:
+                results = evaluate(config, _log)
+            finally:
+                _stop_verifier(config.reject.workers)
         _echo("\n".join(lines(results)))
 
     _guarded(work)
@@ -203,7 +217,6 @@ def verify(
 ) -> None:
     """Verify responses made elsewhere (JSONL, CSV or Parquet) against their gold answers."""
     import factory
-    from filters.verify import stop_pool
 
     def work() -> None:
         summary = factory.verify(
@@ -226,7 +239,7 @@ def verify(
     try:
         _guarded(work)
     finally:
-        stop_pool(workers)  # before the interpreter's exit stops the pools itself, racing a spare's start
+        _stop_verifier(workers)
 
 
 @main.command()
