@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from factory import terminal
+from factory.config import INPUT_FORMATS
 from factory.errors import INCOMPLETE_EXIT, FactoryError
 from factory.golds import GOLD_MODES
 from filters.extract import EXTRACTION_MODES
@@ -196,7 +197,7 @@ def compare(eval_dirs: tuple[str, ...]) -> None:
     help="How far a rounded decimal may be from the value it rounds (relative); 0 compares exactly.",
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Symbolic checks at a time [default: all cores].")
-@click.option("--format", "format_", type=click.Choice(["auto", "jsonl", "csv", "parquet"]), default="auto")
+@click.option("--format", "format_", type=click.Choice(INPUT_FORMATS), default="auto")
 @click.option(
     "-o", "--out", type=click.Path(dir_okay=False), help="Verdicts JSONL [default: INPUT.verdicts.jsonl]."
 )

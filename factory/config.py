@@ -70,6 +70,8 @@ class FieldsConfig:
 
 
 ON_ERROR = ("fail", "quarantine")
+# What `problems.format` and `factory verify --format` take: auto tells a file's format by its suffix.
+INPUT_FORMATS = ("auto", "jsonl", "csv", "parquet", "arrow")
 
 
 @dataclass
@@ -118,7 +120,7 @@ class ProblemsConfig:
         from factory.golds import GOLD_MODES, pattern_error  # the readers' own checks
 
         _check(bool(self.paths), "paths", "must list at least one JSONL, CSV or Parquet file")
-        _choice("format", self.format, ("auto", "jsonl", "csv", "parquet", "arrow"))
+        _choice("format", self.format, INPUT_FORMATS)
         _choice("on_error", self.on_error, ON_ERROR)
         for index, name in enumerate(self.keep_columns):
             _check(name not in self.keep_columns[:index], "keep_columns", f"names {name!r} twice")
